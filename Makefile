@@ -1,0 +1,55 @@
+# meshtool's commands. `make demo` runs the local end-to-end demo; `make test` runs every test.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test unit integration check lint k8s-binaries bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --upgrade "pip>=25.1"
+	@$(BIN)/python -m pip install --quiet -e . --group dev
+	@touch $(STAMP)
+
+## The main job: a local control plane, the controller, the examples, end to end.
+demo: $(STAMP)
+	@./hack/k8s-binaries.sh 1.37
+	@$(BIN)/meshtool demo $(DEMO_ARGS)
+
+## The whole test suite (unit + integration on MESHTOOL_K8S_VERSIONS, default 1.37 and 1.35).
+test: $(STAMP)
+	@./hack/ensure-k8s-binaries.sh
+	@$(BIN)/pytest $(PYTEST_ARGS)
+
+unit: $(STAMP)
+	@$(BIN)/pytest tests/unit $(PYTEST_ARGS)
+
+integration: $(STAMP)
+	@./hack/ensure-k8s-binaries.sh
+	@$(BIN)/pytest tests/integration $(PYTEST_ARGS)
+
+## Format check, lint, strict typing, layer contracts.
+check: $(STAMP)
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+## Rewrite formatting and apply safe lint fixes.
+lint: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+## Build (or reuse) kube-apiserver, kubectl and etcd for MESHTOOL_K8S_VERSIONS.
+k8s-binaries:
+	@./hack/k8s-binaries.sh
+
+## Issuance benchmark against a local control plane (prints a table and a `bench:` line).
+bench: $(STAMP)
+	@./hack/k8s-binaries.sh 1.37
+	@$(BIN)/python bench/issuance.py $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

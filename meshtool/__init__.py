@@ -1,0 +1,3 @@
+"""meshtool: Kubernetes Pod Certificate signers and their tooling."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,5 @@
+"""`python -m meshtool` runs the CLI."""
+
+from meshtool.cli import main
+
+main()

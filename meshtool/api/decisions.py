@@ -1,0 +1,57 @@
+"""What a signer decides about one request, as values.
+
+A signer answers every request with exactly one of these. `Issued`, `Denied` and `Failed` end
+the request (they become the PCR's terminal condition). `NotYet` means "not now, ask me again":
+it is never written to the API; the controller requeues the request and may post an Event with
+its message. Raising an exception from a signer means the same as `NotYet` without a message
+(transient trouble, retry with backoff); decisions that are policy are always values.
+
+Reasons are CamelCase identifiers, as metav1.Condition requires.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+# Reasons that appear in Denied / Failed / NotYet decisions.
+UNSUPPORTED_KEY_TYPE = "UnsupportedKeyType"
+INVALID_USER_ANNOTATIONS = "InvalidUnverifiedUserAnnotations"
+INVALID_REQUEST = "InvalidRequest"
+IDENTITY_MISMATCH = "IdentityMismatch"
+NO_MATCHING_SERVICE = "NoMatchingService"
+CA_UNAVAILABLE = "CANotUsable"
+ISSUED_REASON = "Issued"
+
+
+@dataclass(frozen=True, slots=True)
+class Issued:
+    chain_pem: str
+    """Leaf first, then intermediates; PEM CERTIFICATE blocks without headers."""
+    not_before: dt.datetime
+    not_after: dt.datetime
+    begin_refresh_at: dt.datetime
+    message: str = "Certificate issued"
+
+
+@dataclass(frozen=True, slots=True)
+class Denied:
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class NotYet:
+    reason: str
+    message: str
+    retry_after: float | None = None
+    """Seconds until a retry is worth it, if known; None means the controller's default."""
+
+
+Decision = Issued | Denied | Failed | NotYet

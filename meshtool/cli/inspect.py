@@ -1,0 +1,7 @@
+"""`meshtool` subcommands of this module (being written)."""
+
+from __future__ import annotations
+
+import click
+
+COMMANDS: list[click.Command] = []

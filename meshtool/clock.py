@@ -1,0 +1,45 @@
+"""Injected time.
+
+Everything that reads the time takes a `Clock`, so tests drive time instead of sleeping.
+`SystemClock` is the real one. `FakeClock` only moves when told to. Both return timezone-aware
+UTC datetimes; callers that need whole seconds truncate themselves (the PCR status rules do).
+`monotonic()` is for measuring durations and deadlines; it never goes backwards.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from typing import Protocol
+
+
+class Clock(Protocol):
+    def now(self) -> dt.datetime: ...
+
+    def monotonic(self) -> float: ...
+
+
+class SystemClock:
+    def now(self) -> dt.datetime:
+        return dt.datetime.now(dt.UTC)
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+
+class FakeClock:
+    """A clock that stands still until `advance` is called."""
+
+    def __init__(self, start: dt.datetime | None = None) -> None:
+        self._now = start or dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+        self._mono = 1000.0
+
+    def now(self) -> dt.datetime:
+        return self._now
+
+    def monotonic(self) -> float:
+        return self._mono
+
+    def advance(self, seconds: float) -> None:
+        self._now += dt.timedelta(seconds=seconds)
+        self._mono += seconds

@@ -1,0 +1,1 @@
+"""localdemo package."""
