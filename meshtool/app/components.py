@@ -1,0 +1,157 @@
+"""Building the controller's parts from settings: signers, pool watchers, informers.
+
+Nothing here runs anything; `meshtool.app.main` starts what these functions build. Keeping
+construction apart from running lets tests build the same parts the binary uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from meshtool.api import trustbundle, types
+from meshtool.app.poolwatch import PoolWatcher
+from meshtool.app.settings import ControllerSettings
+from meshtool.clock import Clock
+from meshtool.controllers import cache, status
+from meshtool.controllers.trustbundle import BundleSpec
+from meshtool.kube import resources
+from meshtool.kube.client import KubeClient
+from meshtool.runtime.informer import Informer
+from meshtool.sharding import leases
+from meshtool.signers import names, podidentity, policy, servicedns, spiffe
+from meshtool.signers.base import Signer
+
+
+@dataclass(frozen=True, slots=True)
+class SignerSetup:
+    """One enabled signer: the signer itself, its CTB labels, and its CA pool file watcher."""
+
+    signer: Signer
+    labels: dict[str, str]
+    watcher: PoolWatcher
+
+    def bundle_spec(self) -> BundleSpec:
+        return BundleSpec(self.signer.signer_name, self.labels, self.watcher.pool)
+
+
+def key_policy(settings: ControllerSettings) -> policy.KeyPolicy:
+    if not settings.accepted_key_types:
+        return policy.KeyPolicy()
+    return policy.KeyPolicy(
+        accepted=frozenset(types.KeyType(k) for k in settings.accepted_key_types)
+    )
+
+
+def build_signers(
+    settings: ControllerSettings, *, clock: Clock, on_pool_change: Callable[[], None]
+) -> list[SignerSetup]:
+    signer_names = names.SignerNames(settings.signer_domain)
+    keys = key_policy(settings)
+    td = settings.spiffe_trust_domain
+    live = names.LIVE
+    made: dict[str, tuple[Signer, dict[str, str]]] = {
+        "service-dns": (
+            servicedns.ServiceDnsSigner(signer_name=signer_names.service_dns, keys=keys),
+            {signer_names.service_dns_canarying_label: live},
+        ),
+        "spiffe": (
+            spiffe.SpiffeSigner(signer_name=signer_names.spiffe, trust_domain=td, keys=keys),
+            {signer_names.spiffe_canarying_label: live, signer_names.spiffe_trust_domain_label: td},
+        ),
+        "pod-identity": (
+            podidentity.PodIdentitySigner(
+                signer_name=signer_names.pod_identity, trust_domain=td, keys=keys
+            ),
+            {signer_names.pod_identity_canarying_label: live},
+        ),
+    }
+    setups = []
+    for short, signer_settings in settings.enabled_signers().items():
+        signer, labels = made[short]
+        assert signer_settings.pool_file is not None
+        watcher = PoolWatcher(
+            signer_name=signer.signer_name,
+            path=signer_settings.pool_file,
+            clock=clock,
+            on_change=on_pool_change,
+        )
+        setups.append(SignerSetup(signer, labels, watcher))
+    return setups
+
+
+def managed_signer_names(settings: ControllerSettings) -> set[str]:
+    """Every signer name of our domain, enabled or not: their bundles are ours to clean up."""
+    signer_names = names.SignerNames(settings.signer_domain)
+    return {signer_names.service_dns, signer_names.spiffe, signer_names.pod_identity}
+
+
+@dataclass(slots=True)
+class Informers:
+    pcrs: list[Informer[status.CachedPCR]]
+    pods: Informer[types.PodView]
+    services: Informer[types.ServiceView]
+    service_accounts: Informer[types.ServiceAccountView]
+    nodes: Informer[types.NodeView]
+    bundles: Informer[trustbundle.TrustBundle]
+    leases: Informer[leases.ReplicaLease] | None
+
+    def all(self) -> list[Informer[Any]]:
+        found: list[Informer[Any]] = [*self.pcrs, self.pods, self.services]
+        found += [self.service_accounts, self.nodes, self.bundles]
+        return found + ([self.leases] if self.leases is not None else [])
+
+    def pcr(self, key: str) -> status.CachedPCR | None:
+        for informer in self.pcrs:
+            found = informer.get(key)
+            if found is not None:
+                return found
+        return None
+
+
+def _bundle(obj: dict[str, Any]) -> trustbundle.TrustBundle | None:
+    try:
+        return trustbundle.parse(obj)
+    except ValueError:
+        return None
+
+
+def build_informers(
+    client: KubeClient,
+    *,
+    settings: ControllerSettings,
+    signer_names: list[str],
+    pcr_version: str,
+    ctb_version: str,
+) -> Informers:
+    pcr_resource = resources.pod_certificate_requests(pcr_version)
+    pcrs = [
+        Informer(
+            client, pcr_resource, transform=status.cached_pcr, field_selector=f"spec.signerName={n}"
+        )
+        for n in signer_names
+    ]
+    services = Informer(client, resources.SERVICES, transform=cache.service_view)
+    services.add_index(cache.NAMESPACE_INDEX, cache.by_namespace)
+    lease_informer = None
+    if settings.sharding is not None:
+        selector = f"{leases.APPLICATION_LABEL}={settings.sharding.application}"
+        lease_informer = Informer(
+            client,
+            resources.LEASES,
+            transform=leases.lease_view,
+            namespace=settings.sharding.namespace,
+            label_selector=selector,
+        )
+    return Informers(
+        pcrs=pcrs,
+        pods=Informer(client, resources.PODS, transform=cache.pod_view),
+        services=services,
+        service_accounts=Informer(
+            client, resources.SERVICE_ACCOUNTS, transform=cache.service_account_view
+        ),
+        nodes=Informer(client, resources.NODES, transform=cache.node_view),
+        bundles=Informer(client, resources.cluster_trust_bundles(ctb_version), transform=_bundle),
+        leases=lease_informer,
+    )

@@ -1,0 +1,83 @@
+"""The health endpoint: `/healthz`, `/readyz` and `/metrics` on one small HTTP listener.
+
+`/healthz` answers 200 while the event loop runs (a wedged loop cannot answer, which is what a
+liveness probe should catch). `/readyz` answers 200 only when every readiness check passes, and
+503 with one line per failing check otherwise: caches not synced, a CA pool not loaded or
+corrupt, the API unreachable. `/metrics` is the Prometheus text format of the default registry.
+
+It is deliberately minimal (HTTP/1.0-style, one request per connection): probes and scrapers
+need nothing more, and it keeps a web framework out of the controller.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+log = logging.getLogger("meshtool.app.health")
+
+Readiness = Callable[[], list[str]]
+
+
+def split_address(address: str) -> tuple[str, int]:
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ValueError(f"--health-address {address!r} is not HOST:PORT or :PORT")
+    return (host.strip("[]") or "0.0.0.0"), int(port)
+
+
+def _response(status: str, body: bytes, content_type: str = "text/plain; charset=utf-8") -> bytes:
+    head = (
+        f"HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+def route(path: str, readiness: Readiness) -> bytes:
+    if path == "/healthz":
+        return _response("200 OK", b"ok\n")
+    if path == "/readyz":
+        problems = readiness()
+        if problems:
+            return _response("503 Service Unavailable", ("\n".join(problems) + "\n").encode())
+        return _response("200 OK", b"ok\n")
+    if path == "/metrics":
+        return _response("200 OK", generate_latest(), CONTENT_TYPE_LATEST)
+    return _response("404 Not Found", b"not found\n")
+
+
+class HealthServer:
+    def __init__(self, address: str, readiness: Readiness) -> None:
+        self._host, self._port = split_address(address)
+        self._readiness = readiness
+        self._server: asyncio.Server | None = None
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._handle, self._host, self._port)
+        log.info("health endpoint on %s:%d (/healthz, /readyz, /metrics)", self._host, self.port)
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            line = await asyncio.wait_for(reader.readline(), timeout=5)
+            parts = line.decode("latin-1").split()
+            path = parts[1].split("?")[0] if len(parts) >= 2 else "/"
+            writer.write(route(path, self._readiness))
+            await writer.drain()
+        except (TimeoutError, ConnectionError):
+            pass
+        finally:
+            writer.close()

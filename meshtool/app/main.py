@@ -1,0 +1,237 @@
+"""The controller process: the only place that knows every component and starts them.
+
+Start-up order: connect and discover which certificates.k8s.io versions serve PCRs and CTBs
+(exit with the needed feature gate and --runtime-config if none); load the CA pools (a bad
+pool is not fatal: `/readyz` stays red and the watcher keeps trying); start informers and wait
+for their first lists; then start the workers, the trust-bundle publisher, the Lease
+heartbeat and the membership watcher, all in one TaskGroup. Cancellation (SIGTERM/SIGINT)
+stops everything cleanly.
+
+Event wiring: a PCR change enqueues its key; a Service or pod change re-enqueues requests held
+for a Service in that namespace; a membership change re-enqueues every pending request and
+republishes bundles; a CTB change or pool reload republishes bundles.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from meshtool.api import versions
+from meshtool.app import components
+from meshtool.app.health import HealthServer
+from meshtool.app.settings import ControllerSettings
+from meshtool.clock import Clock, SystemClock
+from meshtool.controllers import cache, events, metrics, podcert, status, trustbundle
+from meshtool.kube.client import KubeClient
+from meshtool.kube.resources import cluster_trust_bundles, pod_certificate_requests
+from meshtool.runtime import controller, trigger, workqueue
+from meshtool.sharding import membership
+
+log = logging.getLogger("meshtool.app")
+
+
+class StartupError(Exception):
+    """A problem that stops the controller at start: one line for the operator."""
+
+
+async def discover(client: KubeClient) -> tuple[str, str]:
+    served: dict[str, set[str]] = {}
+    for version in versions.PREFERENCE:
+        found = await client.served_resources(f"certificates.k8s.io/{version}")
+        served[version] = found or set()
+    pcr = versions.choose(served, "podcertificaterequests")
+    ctb = versions.choose(served, "clustertrustbundles")
+    if pcr is None:
+        raise StartupError(versions.not_served_message("podcertificaterequests"))
+    if ctb is None:
+        raise StartupError(versions.not_served_message("clustertrustbundles"))
+    return pcr, ctb
+
+
+def connect(settings: ControllerSettings) -> KubeClient:
+    qps, burst = settings.kube_api_qps, settings.kube_api_burst
+    if settings.in_cluster:
+        return KubeClient.in_cluster(qps=qps, burst=burst)
+    return KubeClient.from_kubeconfig(settings.kubeconfig, qps=qps, burst=burst)
+
+
+async def run(settings: ControllerSettings, *, clock: Clock | None = None) -> None:
+    clock = clock or SystemClock()
+    client = connect(settings)
+    try:
+        await Controller(settings, client, clock).run()
+    finally:
+        await client.aclose()
+
+
+class Controller:
+    def __init__(self, settings: ControllerSettings, client: KubeClient, clock: Clock) -> None:
+        self.settings, self.client, self.clock = settings, client, clock
+        self.queue: workqueue.WorkQueue[str] = workqueue.WorkQueue()
+        self.bundle_trigger = trigger.Trigger()
+        self.setups = components.build_signers(
+            settings, clock=clock, on_pool_change=self.bundle_trigger.fire
+        )
+        self.api_ok = False
+
+    async def run(self) -> None:
+        pcr_version, ctb_version = await discover(self.client)
+        log.info("using certificates.k8s.io/%s PCRs, /%s CTBs", pcr_version, ctb_version)
+        for setup in self.setups:
+            setup.watcher.check()
+        self._build(pcr_version, ctb_version)
+        health = self._health()
+        if health is not None:
+            await health.start()
+        try:
+            async with asyncio.TaskGroup() as group:
+                self._start(group)
+        finally:
+            if health is not None:
+                await health.stop()
+
+    def _build(self, pcr_version: str, ctb_version: str) -> None:
+        names = [s.signer.signer_name for s in self.setups]
+        self.informers = components.build_informers(
+            self.client,
+            settings=self.settings,
+            signer_names=names,
+            pcr_version=pcr_version,
+            ctb_version=ctb_version,
+        )
+        inf = self.informers
+        self.view = cache.ClusterCache(
+            pods=inf.pods,
+            services=inf.services,
+            service_accounts=inf.service_accounts,
+            nodes=inf.nodes,
+        )
+        lease_cache = inf.leases
+        self.membership = membership.Membership(
+            identity=self.settings.sharding,
+            client=self.client,
+            cached_leases=(lambda: lease_cache.values()) if lease_cache else (lambda: ()),
+            clock=self.clock,
+            timing=membership.Timing(
+                heartbeat=self.settings.lease_heartbeat,
+                duration_seconds=self.settings.lease_duration_seconds,
+            ),
+        )
+        recorder = events.EventRecorder(self.client, clock=self.clock, instance=self.membership.me)
+        writer = status.StatusWriter(
+            client=self.client,
+            resource=pod_certificate_requests(pcr_version),
+            recorder=recorder,
+            clock=self.clock,
+        )
+        pools = {s.signer.signer_name: s.watcher for s in self.setups}
+        self.reconciler = podcert.PodCertReconciler(
+            lookup=inf.pcr,
+            signers={s.signer.signer_name: s.signer for s in self.setups},
+            pools=lambda name: pools[name].pool if name in pools else None,
+            view=self.view,
+            owns=self.membership.owns,
+            writer=writer,
+            clock=self.clock,
+            timing=podcert.Timing(not_mine_requeue=float(self.settings.lease_duration_seconds)),
+        )
+        self.publisher = trustbundle.Publisher(
+            client=self.client,
+            resource=cluster_trust_bundles(ctb_version),
+            specs=lambda: [s.bundle_spec() for s in self.setups],
+            actual=inf.bundles.values,
+            managed_signers=components.managed_signer_names(self.settings),
+            owns=self.membership.owns,
+        )
+        self._wire_events()
+
+    def _wire_events(self) -> None:
+        inf = self.informers
+        for pcr_informer in inf.pcrs:
+            pcr_informer.on_change(self._on_pcr)
+        inf.services.on_change(lambda key, old, new: self._requeue_held(key))
+        inf.pods.on_change(lambda key, old, new: self._requeue_held(key))
+        inf.bundles.on_change(lambda key, old, new: self.bundle_trigger.fire())
+
+    def _on_pcr(self, key: str, old: Any, new: status.CachedPCR | None) -> None:
+        if new is None:
+            self.reconciler.forget(key)
+        elif not new.terminal:
+            self.queue.add(key)
+
+    def _requeue_held(self, key: str) -> None:
+        for held in self.reconciler.held_in(key.partition("/")[0]):
+            self.queue.add(held)
+
+    def _on_membership(self, live: tuple[str, ...]) -> None:
+        metrics.LIVE_REPLICAS.set(len(live))
+        self.bundle_trigger.fire()
+        for informer in self.informers.pcrs:
+            for pcr in informer.values():
+                if not pcr.terminal:
+                    self.queue.add(pcr.key)
+
+    def _start(self, group: asyncio.TaskGroup) -> None:
+        for informer in self.informers.all():
+            group.create_task(informer.run())
+        group.create_task(self._after_sync(group))
+        for setup in self.setups:
+            group.create_task(setup.watcher.run(self.settings.pool_poll_interval))
+        group.create_task(self._probe_api())
+
+    async def _after_sync(self, group: asyncio.TaskGroup) -> None:
+        for informer in self.informers.all():
+            await informer.wait_synced()
+        log.info("caches synced; starting %d workers", self.settings.workers)
+        self.membership.refresh()
+        group.create_task(self.membership.heartbeat())
+        group.create_task(self.membership.watch(self._on_membership))
+        group.create_task(
+            trigger.run_loop(
+                self.publisher.sync,
+                trigger=self.bundle_trigger,
+                resync_period=self.settings.trust_bundle_resync,
+                name="trust-bundles",
+            )
+        )
+        group.create_task(
+            controller.run_workers(
+                self.queue,
+                self.reconciler,
+                workers=self.settings.workers,
+                name="podcert",
+                observe=lambda outcome, _: metrics.RECONCILES.labels("podcert", outcome).inc(),
+            )
+        )
+
+    async def _probe_api(self) -> None:
+        while True:
+            self.api_ok = await self.client.healthy()
+            await asyncio.sleep(10)
+
+    def readiness(self) -> list[str]:
+        problems = [] if self.api_ok else ["kube-apiserver is not reachable"]
+        if not self.view.synced or not self.informers.bundles.has_synced:
+            problems.append("informer caches are not synced yet")
+        for setup in self.setups:
+            if not setup.watcher.healthy:
+                problems.append(f"CA pool for {setup.signer.signer_name}: {setup.watcher.error}")
+        return problems
+
+    def _health(self) -> HealthServer | None:
+        metrics.QUEUE_DEPTH.set_function(lambda: len(self.queue))
+        metrics.PENDING.set_function(lambda: len(self._pending()))
+        metrics.OLDEST_PENDING.set_function(self._oldest_pending_age)
+        address = self.settings.health_address
+        return HealthServer(address, self.readiness) if address else None
+
+    def _pending(self) -> list[status.CachedPCR]:
+        return [p for inf in self.informers.pcrs for p in inf.values() if not p.terminal]
+
+    def _oldest_pending_age(self) -> float:
+        created = [
+            p.request.created_at for p in self._pending() if p.request and p.request.created_at
+        ]
+        return (self.clock.now() - min(created)).total_seconds() if created else 0.0

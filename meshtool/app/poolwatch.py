@@ -1,0 +1,89 @@
+"""CA pool files that reload themselves.
+
+A pool file is a mounted Secret key: the kubelet swaps it in place (the `..data` symlink), with
+no event we could watch, so we poll: every interval we read the file and, when its bytes
+differ from the last read, parse it. A good new pool replaces the current one and fires the
+change callback (the trust-bundle publisher republishes). A bad one keeps the previous pool,
+is logged and counted once per distinct content, and marks the watcher unhealthy, which turns
+`/readyz` red until a good pool appears. A missing or unreadable file counts as bad.
+
+Invariant: `pool` only ever holds a pool that loaded cleanly; it is None only until the first
+good read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from meshtool.clock import Clock
+from meshtool.controllers import metrics
+from meshtool.pki import capool
+
+log = logging.getLogger("meshtool.app.poolwatch")
+
+
+class PoolWatcher:
+    def __init__(
+        self,
+        *,
+        signer_name: str,
+        path: Path,
+        clock: Clock,
+        on_change: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.signer_name, self.path = signer_name, path
+        self._clock, self._on_change = clock, on_change
+        self.pool: capool.CAPool | None = None
+        self.error: str | None = "not loaded yet"
+        self._digest: str | None = None
+
+    @property
+    def healthy(self) -> bool:
+        return self.pool is not None and self.error is None
+
+    def check(self) -> bool:
+        """Read the file once; True when a new good pool was installed."""
+        try:
+            data = self.path.read_bytes()
+        except OSError as exc:
+            return self._bad(f"cannot read {self.path}: {exc.strerror or exc}", digest="unreadable")
+        digest = hashlib.sha256(data).hexdigest()
+        if digest == self._digest:
+            return False
+        try:
+            pool = capool.load(data, clock=self._clock)
+        except capool.CAPoolError as exc:
+            return self._bad(f"{self.path}: {exc}", digest=digest)
+        self._install(pool, digest)
+        return True
+
+    def _install(self, pool: capool.CAPool, digest: str) -> None:
+        first = self.pool is None
+        self.pool, self.error, self._digest = pool, None, digest
+        metrics.CA_POOL_HEALTHY.labels(signer=self.signer_name).set(1)
+        for ca in pool.cas:
+            metrics.CA_NOT_AFTER.labels(signer=self.signer_name, ca_id=ca.id).set(
+                ca.not_after.timestamp()
+            )
+        ids = ", ".join(ca.id for ca in pool.cas)
+        log.info("%s CA pool %s: CAs %s", self.signer_name, "loaded" if first else "reloaded", ids)
+        self._on_change()
+
+    def _bad(self, message: str, *, digest: str) -> bool:
+        if digest != self._digest:
+            self._digest = digest
+            metrics.CA_POOL_LOAD_ERRORS.labels(signer=self.signer_name).inc()
+            keeping = "keeping the previous pool" if self.pool else "no pool loaded"
+            log.error("%s CA pool rejected (%s): %s", self.signer_name, keeping, message)
+        self.error = message
+        metrics.CA_POOL_HEALTHY.labels(signer=self.signer_name).set(0)
+        return False
+
+    async def run(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            self.check()

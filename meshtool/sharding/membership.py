@@ -1,0 +1,137 @@
+"""Who is alive: this replica's Lease heartbeat and the live-replica view that sharding uses.
+
+`Membership` renews our Lease every `heartbeat` seconds and reads everyone's Leases from a
+cache the app fills from a Lease informer (we take it as a callable, so sharding stays
+independent of the informer machinery). `live_replicas()` is the sorted holders of unexpired
+Leases, always including ourselves: if our own renewals fail, the others will see us expire
+and take over our keys, and the apiserver's resourceVersion checks keep a request from being
+answered twice in the overlap.
+
+`owns(key)` is rendezvous hashing over the live set. `watch()` recomputes the set every tick
+(expiry happens without any Lease event) and calls `on_change` when it differs, so the
+controller can re-enqueue the keys that moved. Leases dead for over `forget_after` (their pod
+is gone but its Lease lingered, e.g. without garbage collection) are deleted.
+
+Without an identity (no sharding flags) there is a single replica that owns everything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from meshtool.clock import Clock
+from meshtool.kube import errors, resources
+from meshtool.kube.client import KubeClient
+from meshtool.sharding import leases, rendezvous
+
+log = logging.getLogger("meshtool.sharding")
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    heartbeat: float = 10.0
+    duration_seconds: int = 15
+    tick: float = 1.0
+    forget_after: dt.timedelta = dt.timedelta(hours=1)
+
+
+class Membership:
+    def __init__(
+        self,
+        *,
+        identity: leases.Identity | None,
+        client: KubeClient | None,
+        cached_leases: Callable[[], Iterable[leases.ReplicaLease]],
+        clock: Clock,
+        timing: Timing = Timing(),
+    ) -> None:
+        self._identity, self._client, self._cached = identity, client, cached_leases
+        self._clock, self._timing = clock, timing
+        self._live: tuple[str, ...] = (self.me,)
+
+    @property
+    def me(self) -> str:
+        return self._identity.pod_name if self._identity else "single-replica"
+
+    @property
+    def sharded(self) -> bool:
+        return self._identity is not None
+
+    def live_replicas(self) -> tuple[str, ...]:
+        if self._identity is None:
+            return (self.me,)
+        now = self._clock.now()
+        holders = {lease.holder for lease in self._cached() if lease.holder and lease.live(now)}
+        return tuple(sorted(holders | {self.me}))
+
+    def owns(self, key: str) -> bool:
+        if self._identity is None:
+            return True
+        return rendezvous.owner(key, self._live) == self.me
+
+    def refresh(self) -> bool:
+        """Recompute the live set; True when it changed."""
+        live = self.live_replicas()
+        changed = live != self._live
+        self._live = live
+        return changed
+
+    async def watch(self, on_change: Callable[[tuple[str, ...]], None]) -> None:
+        while True:
+            if self.refresh():
+                log.info("live replicas: %s", ", ".join(self._live))
+                on_change(self._live)
+            await asyncio.sleep(self._timing.tick)
+
+    async def heartbeat(self) -> None:
+        if self._identity is None or self._client is None:
+            return
+        while True:
+            try:
+                await self._renew()
+                await self._forget_dead()
+            except errors.KubeError as exc:
+                log.warning("lease heartbeat failed: %s", exc)
+            await asyncio.sleep(self._timing.heartbeat)
+
+    async def _renew(self) -> None:
+        assert self._identity is not None and self._client is not None
+        body = leases.lease_body(
+            self._identity, now=self._clock.now(), duration_seconds=self._timing.duration_seconds
+        )
+        mine = next((x for x in self._cached() if x.name == self._identity.lease_name), None)
+        if mine is None:
+            with contextlib.suppress(errors.Conflict):
+                await self._client.create(
+                    resources.LEASES, body, namespace=self._identity.namespace
+                )
+                return
+            # It exists but our cache has not seen it yet: fall through and update.
+            current = await self._client.get(
+                resources.LEASES, self._identity.lease_name, namespace=self._identity.namespace
+            )
+            mine = leases.lease_view(current)
+        body["metadata"]["resourceVersion"] = mine.resource_version
+        await self._client.replace(
+            resources.LEASES, self._identity.lease_name, body, namespace=self._identity.namespace
+        )
+
+    async def _forget_dead(self) -> None:
+        assert self._identity is not None and self._client is not None
+        cutoff = self._clock.now() - self._timing.forget_after
+        for lease in self._cached():
+            expires = lease.expires()
+            if lease.holder != self.me and (expires is None or expires < cutoff):
+                with contextlib.suppress(errors.NotFound, errors.Conflict):
+                    await self._client.delete(
+                        resources.LEASES,
+                        lease.name,
+                        namespace=self._identity.namespace,
+                        uid=lease.uid,
+                    )
+                log.info("deleted lease %s, dead since %s", lease.name, expires)

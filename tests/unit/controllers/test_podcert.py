@@ -1,0 +1,224 @@
+"""The PCR reconciler's guard checklist, driven directly with seeded caches (no API, no sleep)."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+import pytest
+
+from meshtool.api import decisions, types
+from meshtool.clock import FakeClock
+from meshtool.controllers import cache, podcert, status
+from meshtool.runtime.controller import Result
+
+SIGNER = "row-major.net/spiffe"
+
+
+class Store:
+    def __init__(self, items=None, synced=True):
+        self.items = dict(items or {})
+        self.has_synced = synced
+
+    def get(self, key):
+        return self.items.get(key)
+
+    def by_index(self, name, value):
+        return [v for v in self.items.values() if v.namespace == value]
+
+
+def request(**overrides) -> types.PodCertRequest:
+    fields = dict(
+        namespace="ns",
+        name="req-1",
+        uid="pcr-uid",
+        resource_version="7",
+        signer_name=SIGNER,
+        pod_name="pod",
+        pod_uid="pod-uid",
+        service_account_name="sa",
+        service_account_uid="sa-uid",
+        node_name="node-1",
+        node_uid="node-uid",
+        max_expiration_seconds=86400,
+        key_source=types.KeySource.STUB_PKCS10,
+        public_key=None,
+        key_type=types.KeyType.ED25519,
+        key_error=None,
+    )
+    fields.update(overrides)
+    return types.PodCertRequest(**fields)
+
+
+def cached(req: types.PodCertRequest | None = None, *, rv="7", terminal=False, signer=SIGNER):
+    req = req or request()
+    return status.CachedPCR(
+        key="ns/req-1",
+        namespace="ns",
+        name="req-1",
+        uid="pcr-uid",
+        rv=rv,
+        signer_name=signer,
+        terminal=terminal,
+        request=req,
+        error="",
+        raw={"metadata": {"name": "req-1", "resourceVersion": rv}},
+    )
+
+
+def cluster(pod_uid="pod-uid") -> cache.ClusterCache:
+    pod = types.PodView("ns", "pod", pod_uid, {"app": "x"}, "sa", "node-1")
+    return cache.ClusterCache(
+        pods=Store({"ns/pod": pod}),
+        services=Store(),
+        service_accounts=Store({"ns/sa": types.ServiceAccountView("ns", "sa", "sa-uid")}),
+        nodes=Store({"node-1": types.NodeView("node-1", "node-uid")}),
+    )
+
+
+class FakeSigner:
+    signer_name = SIGNER
+
+    def __init__(self, decision):
+        self.decision = decision
+        self.calls = 0
+
+    def decide(self, request, *, view, pool, clock):
+        self.calls += 1
+        return self.decision
+
+
+class FakeWriter:
+    def __init__(self, outcomes=None):
+        self.writes: list[tuple[str, str, object]] = []
+        self.warnings: list[tuple[str, str]] = []
+        self.outcomes = list(outcomes or [])
+
+    async def write(self, item, decision):
+        self.writes.append((item.key, item.rv, decision))
+        return self.outcomes.pop(0) if self.outcomes else status.Outcome.WRITTEN
+
+    async def warn(self, item, reason, message):
+        self.warnings.append((reason, message))
+
+
+ISSUED = decisions.Issued(
+    chain_pem="-----BEGIN CERTIFICATE-----\n...",
+    not_before=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+    not_after=dt.datetime(2026, 1, 2, tzinfo=dt.UTC),
+    begin_refresh_at=dt.datetime(2026, 1, 1, 12, tzinfo=dt.UTC),
+)
+
+
+def make(item, *, decision=ISSUED, owns=True, view=None, writer=None, pool=object()):
+    clock = FakeClock()
+    signer = FakeSigner(decision)
+    writer = writer or FakeWriter()
+    store = {"ns/req-1": item} if item else {}
+    reconciler = podcert.PodCertReconciler(
+        lookup=store.get,
+        signers={SIGNER: signer},
+        pools=lambda name: pool,
+        view=view or cluster(),
+        owns=lambda key: owns,
+        writer=writer,
+        clock=clock,
+    )
+    return reconciler, signer, writer, clock, store
+
+
+async def test_gone_request_is_dropped():
+    reconciler, signer, writer, *_ = make(None)
+    assert await reconciler.reconcile("ns/req-1") is None
+    assert signer.calls == 0 and writer.writes == []
+
+
+async def test_other_signer_is_ignored():
+    reconciler, signer, writer, *_ = make(cached(signer="example.com/other"))
+    assert await reconciler.reconcile("ns/req-1") is None
+    assert signer.calls == 0 and writer.writes == []
+
+
+async def test_terminal_request_is_left_alone():
+    reconciler, signer, writer, *_ = make(cached(terminal=True))
+    assert await reconciler.reconcile("ns/req-1") is None
+    assert writer.writes == []
+
+
+async def test_other_replicas_key_is_revisited_after_a_lease_duration():
+    reconciler, signer, writer, *_ = make(cached(), owns=False)
+    assert await reconciler.reconcile("ns/req-1") == Result(requeue_after=15.0)
+    assert signer.calls == 0 and writer.writes == []
+
+
+async def test_issued_decision_is_written_once_per_resource_version():
+    reconciler, signer, writer, *_ = make(cached())
+    assert await reconciler.reconcile("ns/req-1") is None
+    assert await reconciler.reconcile("ns/req-1") is None  # stale cache, same rv: no second write
+    assert writer.writes == [("ns/req-1", "7", ISSUED)]
+
+
+async def test_uid_mismatch_requeues_briefly_then_denies():
+    reconciler, signer, writer, clock, _ = make(cached(), view=cluster(pod_uid="other-uid"))
+    assert await reconciler.reconcile("ns/req-1") == Result(requeue_after=1.0)
+    clock.advance(29)
+    assert await reconciler.reconcile("ns/req-1") == Result(requeue_after=1.0)
+    clock.advance(2)
+    assert await reconciler.reconcile("ns/req-1") is None
+    [(_, _, decision)] = writer.writes
+    assert isinstance(decision, decisions.Denied)
+    assert decision.reason == decisions.IDENTITY_MISMATCH
+    assert "pod ns/pod has UID other-uid" in decision.message
+    assert signer.calls == 0
+
+
+async def test_mismatch_that_resolves_is_issued():
+    view = cluster(pod_uid="other-uid")
+    reconciler, signer, writer, clock, _ = make(cached(), view=view)
+    assert await reconciler.reconcile("ns/req-1") == Result(requeue_after=1.0)
+    view.pods.items["ns/pod"] = dataclasses.replace(view.pods.items["ns/pod"], uid="pod-uid")
+    assert await reconciler.reconcile("ns/req-1") is None
+    assert writer.writes[0][2] is ISSUED
+
+
+async def test_held_request_warns_once_and_is_indexed_by_namespace():
+    wait = decisions.NotYet(decisions.NO_MATCHING_SERVICE, "no Service selects pod ns/pod")
+    reconciler, signer, writer, *_ = make(cached(), decision=wait)
+    assert await reconciler.reconcile("ns/req-1") == Result(requeue_after=300.0)
+    assert await reconciler.reconcile("ns/req-1") == Result(requeue_after=300.0)
+    assert writer.warnings == [(decisions.NO_MATCHING_SERVICE, "no Service selects pod ns/pod")]
+    assert writer.writes == []
+    assert reconciler.held_in("ns") == ["ns/req-1"]
+    reconciler.forget("ns/req-1")
+    assert reconciler.held_in("ns") == []
+
+
+async def test_missing_pool_holds_instead_of_failing():
+    reconciler, signer, writer, *_ = make(cached(), pool=None)
+    result = await reconciler.reconcile("ns/req-1")
+    assert result == Result(requeue_after=30.0)
+    assert writer.writes == [] and writer.warnings[0][0] == decisions.CA_UNAVAILABLE
+
+
+async def test_conflict_decides_again_on_the_fresh_object():
+    fresh = cached(rv="9")
+    writer = FakeWriter(outcomes=[status.Stale(fresh), status.Outcome.WRITTEN])
+    reconciler, signer, writer, *_ = make(cached(), writer=writer)
+    assert await reconciler.reconcile("ns/req-1") is None
+    assert [(k, rv) for k, rv, _ in writer.writes] == [("ns/req-1", "7"), ("ns/req-1", "9")]
+    assert signer.calls == 2
+
+
+async def test_repeated_conflicts_are_retried_with_backoff():
+    writer = FakeWriter(outcomes=[status.Stale(cached(rv="8")), status.Stale(cached(rv="9"))])
+    reconciler, *_ = make(cached(), writer=writer)
+    with pytest.raises(RuntimeError, match="changed again"):
+        await reconciler.reconcile("ns/req-1")
+
+
+async def test_malformed_request_is_denied_with_its_error():
+    item = dataclasses.replace(cached(), request=None, error="ns/req-1: spec.podUID is missing")
+    reconciler, signer, writer, *_ = make(item)
+    await reconciler.reconcile("ns/req-1")
+    [(_, _, decision)] = writer.writes
+    assert decision == decisions.Denied(decisions.INVALID_REQUEST, "ns/req-1: spec.podUID is missing")
