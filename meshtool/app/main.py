@@ -135,7 +135,10 @@ class Controller:
             owns=self.membership.owns,
             writer=writer,
             clock=self.clock,
-            timing=podcert.Timing(not_mine_requeue=float(self.settings.lease_duration_seconds)),
+            timing=podcert.Timing(
+                not_mine_requeue=float(self.settings.lease_duration_seconds),
+                mismatch_grace=self.settings.identity_mismatch_grace,
+            ),
         )
         self.publisher = trustbundle.Publisher(
             client=self.client,

@@ -44,6 +44,8 @@ class ControllerSettings:
     pool_poll_interval: float = 2.0
     """How often pool files are checked; mounted Secrets change in place, without events."""
     trust_bundle_resync: float = 60.0
+    identity_mismatch_grace: float = 30.0
+    """How long a pod/SA/node UID disagreement may be cache lag before it becomes a denial."""
     lease_duration_seconds: int = 15
     lease_heartbeat: float = 10.0
 

@@ -1,0 +1,322 @@
+"""Issuance benchmark: N pods' PodCertificateRequests against a local control plane.
+
+Run with `make bench` (or `python bench/issuance.py --pods 2000`). It starts kube-apiserver and
+etcd, creates N pods bound to simulated nodes and then, as their kubelets would (one client
+identity per node, judged by NodeRestriction), creates one PCR per pod with a fresh ECDSA
+P-256 key. The controller runs as a separate process. It measures:
+
+- time from the first PCR create to the last Issued status seen on a watch, and throughput;
+- latency per PCR, from its create call returning to its Issued status arriving on the watch;
+- controller CPU seconds per PCR and peak RSS (from /proc);
+- a ceiling, in the same run: the rate at which a minimal client writes precomputed Issued
+  statuses (same HTTP stack, same concurrency) to PCRs of a signer nobody runs.
+
+The last line is machine-readable:
+`bench: pcr_per_s=<n> ceiling_per_s=<n> ratio=<r> p99_ms=<n> rss_mb=<n>`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from meshtool.api import decisions, pcr, status
+from meshtool.api.types import KeyType
+from meshtool.clock import SystemClock
+from meshtool.kube import errors, resources
+from meshtool.kube.client import KubeClient
+from meshtool.pki import capool, issue
+from meshtool.testing import fleet, pcrforms
+from meshtool.testing.controllerproc import ControllerProcess
+from meshtool.testing.controlplane import ControlPlane
+
+SIGNER = "row-major.net/spiffe"
+CEILING_SIGNER = "bench.meshtool.invalid/ceiling"
+NAMESPACE = "bench"
+SA = "workload"
+JSON = dict[str, Any]
+
+
+def log(message: str) -> None:
+    print(f"bench: {message}", flush=True)
+
+
+class Fleet:
+    def __init__(self, cp: ControlPlane, admin: KubeClient, nodes: int) -> None:
+        self.cp, self.admin = cp, admin
+        self.node_names = [f"bench-node-{i}" for i in range(nodes)]
+        self.node_clients: dict[str, KubeClient] = {}
+
+    async def prepare(self) -> None:
+        await fleet.create_namespace(self.admin, NAMESPACE, [SA])
+        self.node_uids = await fleet.create_nodes(self.admin, self.node_names)
+        sa = await self.admin.get(resources.SERVICE_ACCOUNTS, SA, namespace=NAMESPACE)
+        self.sa_uid = sa["metadata"]["uid"]
+        for node in self.node_names:
+            kubeconfig = self.cp.user(f"system:node:{node}", ["system:nodes"])
+            self.node_clients[node] = self.cp.client(kubeconfig, qps=1e6, burst=1_000_000)
+
+    async def pods(self, prefix: str, count: int, signer: str) -> list[pcrforms.PodTarget]:
+        bodies = [
+            fleet.pod_body(
+                NAMESPACE,
+                f"{prefix}-{i}",
+                node=self.node_names[i % len(self.node_names)],
+                service_account=SA,
+                sources=[fleet.pod_certificate_source(signer)],
+            )
+            for i in range(count)
+        ]
+        created = await fleet.gather_limited(
+            (fleet.ensure(self.admin, resources.PODS, b) for b in bodies), limit=48
+        )
+        return [self._target(pod) for pod in created]
+
+    def _target(self, pod: JSON) -> pcrforms.PodTarget:
+        node = pod["spec"]["nodeName"]
+        return pcrforms.PodTarget(
+            namespace=NAMESPACE,
+            pod_name=pod["metadata"]["name"],
+            pod_uid=pod["metadata"]["uid"],
+            service_account_name=SA,
+            service_account_uid=self.sa_uid,
+            node_name=node,
+            node_uid=self.node_uids[node],
+        )
+
+    async def aclose(self) -> None:
+        for client in self.node_clients.values():
+            await client.aclose()
+
+
+def bodies_for(targets: list[pcrforms.PodTarget], signer: str, version: str) -> list[JSON]:
+    form = pcrforms.default_form(version)
+    return [
+        pcrforms.pcr_body(
+            form,
+            target,
+            version=version,
+            signer_name=signer,
+            key=pcrforms.generate_key(KeyType.ECDSAP256),
+        )
+        for target in targets
+    ]
+
+
+async def create_as_node(fl: Fleet, resource: resources.Resource, body: JSON) -> JSON:
+    client = fl.node_clients[body["spec"]["nodeName"]]
+    for attempt in range(50):
+        try:
+            return await client.create(resource, body, namespace=NAMESPACE)
+        except (errors.Forbidden, errors.NotFound, errors.Invalid):
+            # NodeRestriction reads pods and nodes from informers: fresh pods may lag briefly.
+            if attempt == 49:
+                raise
+            await asyncio.sleep(0.1)
+    raise AssertionError("unreachable")
+
+
+async def create_all(
+    fl: Fleet, resource: resources.Resource, bodies: list[JSON], concurrency: int
+) -> dict[str, tuple[float, JSON]]:
+    gate = asyncio.Semaphore(concurrency)
+    created: dict[str, tuple[float, JSON]] = {}
+
+    async def one(body: JSON) -> None:
+        async with gate:
+            obj = await create_as_node(fl, resource, body)
+            created[obj["metadata"]["name"]] = (time.monotonic(), obj)
+
+    await asyncio.gather(*(one(b) for b in bodies))
+    return created
+
+
+async def watch_issued(
+    admin: KubeClient, resource: resources.Resource, signer: str, count: int
+) -> dict[str, float]:
+    seen: dict[str, float] = {}
+    selector = f"spec.signerName={signer}"
+    listed = await admin.list(resource, namespace=NAMESPACE, field_selector=selector)
+    for obj in listed.items:
+        _note(obj, seen)
+    rv = listed.resource_version
+    while len(seen) < count:
+        async for event in admin.watch(
+            resource, namespace=NAMESPACE, field_selector=selector, resource_version=rv
+        ):
+            if event.type == "BOOKMARK":
+                rv = event.object["metadata"]["resourceVersion"]
+                continue
+            rv = event.object["metadata"]["resourceVersion"]
+            _note(event.object, seen)
+            if len(seen) >= count:
+                break
+    return seen
+
+
+def _note(obj: JSON, seen: dict[str, float]) -> None:
+    conditions = (obj.get("status") or {}).get("conditions") or []
+    if any(c.get("type") == "Issued" for c in conditions):
+        seen.setdefault(obj["metadata"]["name"], time.monotonic())
+    elif conditions:
+        raise RuntimeError(f"{obj['metadata']['name']} was not issued: {conditions}")
+
+
+async def ceiling(
+    fl: Fleet, version: str, count: int, concurrency: int, pool: capool.CAPool
+) -> float:
+    resource = resources.pod_certificate_requests(version)
+    targets = await fl.pods("ceiling", count, CEILING_SIGNER)
+    created = await create_all(fl, resource, bodies_for(targets, CEILING_SIGNER, version), 64)
+    clock = SystemClock()
+    updates = [_precomputed(obj, pool, clock) for _, obj in created.values()]
+    gate = asyncio.Semaphore(concurrency)
+
+    async def put(body: JSON) -> None:
+        async with gate:
+            name = body["metadata"]["name"]
+            await fl.admin.replace(resource, name, body, namespace=NAMESPACE, subresource="status")
+
+    started = time.monotonic()
+    await asyncio.gather(*(put(u) for u in updates))
+    return count / (time.monotonic() - started)
+
+
+def _precomputed(obj: JSON, pool: capool.CAPool, clock: SystemClock) -> JSON:
+    request = pcr.parse(obj)
+    assert request.public_key is not None
+    leaf = issue.issue_leaf(
+        public_key=request.public_key,
+        profile=issue.LeafProfile(uris=(f"spiffe://bench/{request.pod_name}",)),
+        max_expiration_seconds=request.max_expiration_seconds,
+        ca=pool.signing_ca,
+        clock=clock,
+    )
+    assert isinstance(leaf, issue.IssuedLeaf)
+    decision = decisions.Issued(
+        chain_pem=leaf.chain_pem,
+        not_before=leaf.not_before,
+        not_after=leaf.not_after,
+        begin_refresh_at=leaf.begin_refresh_at,
+    )
+    return status.pcr_status_update(obj, status.status_body(decision, clock=clock))
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+async def run(args: argparse.Namespace) -> None:
+    work = Path(tempfile.mkdtemp(prefix="meshtool-bench-"))
+    async with ControlPlane(args.version, work / "k8s") as cp:
+        log(f"control plane {cp.server_version} up in {cp.start_seconds:.1f}s")
+        admin = cp.client(qps=1e6, burst=1_000_000)
+        fl = Fleet(cp, admin, args.nodes)
+        try:
+            await fl.prepare()
+            version = "v1" if "v1" in {v.split("/")[-1] for v in cp.api_versions} else "v1beta1"
+            await measure(args, cp, fl, version, work)
+        finally:
+            await fl.aclose()
+            await admin.aclose()
+
+
+async def measure(
+    args: argparse.Namespace, cp: ControlPlane, fl: Fleet, version: str, work: Path
+) -> None:
+    pool = capool.new_pool(ca_id="1", name=SIGNER, clock=SystemClock())
+    pool_file = work / "spiffe-pool.json"
+    pool_file.write_bytes(capool.dump(pool))
+    log(f"ceiling: writing {args.pods} precomputed statuses")
+    ceiling_rate = await ceiling(fl, version, args.pods, args.workers, pool)
+    log(f"creating {args.pods} pods on {args.nodes} nodes")
+    targets = await fl.pods("pod", args.pods, SIGNER)
+    bodies = bodies_for(targets, SIGNER, version)
+    controller = ControllerProcess(
+        [
+            "--kubeconfig",
+            str(cp.kubeconfig),
+            "--enable-spiffe-signer",
+            "--spiffe-ca-pool",
+            str(pool_file),
+            "--workers",
+            str(args.workers),
+            "--kube-api-qps",
+            "5000",
+            "--kube-api-burst",
+            "5000",
+            "--log-level",
+            "warning",
+        ],
+        workdir=work,
+    )
+    controller.start()
+    try:
+        await controller.wait_ready()
+        await report(args, fl, version, bodies, controller, ceiling_rate)
+    finally:
+        controller.stop()
+
+
+async def report(
+    args: argparse.Namespace,
+    fl: Fleet,
+    version: str,
+    bodies: list[JSON],
+    controller: ControllerProcess,
+    ceiling_rate: float,
+) -> None:
+    resource = resources.pod_certificate_requests(version)
+    cpu0 = controller.cpu_seconds()
+    watcher = asyncio.create_task(watch_issued(fl.admin, resource, SIGNER, len(bodies)))
+    await asyncio.sleep(0.5)  # let the watch open before the first create
+    started = time.monotonic()
+    created = await create_all(fl, resource, bodies, concurrency=64)
+    issued = await asyncio.wait_for(watcher, timeout=600)
+    cpu = controller.cpu_seconds() - cpu0
+    finished = max(issued.values())
+    latencies = [(issued[name] - t) * 1000 for name, (t, _) in created.items()]
+    elapsed = finished - started
+    rate = len(bodies) / elapsed
+    writes = controller.metric_sum("meshtool_status_writes_total", result="written")
+    rows = [
+        ("PCRs", f"{len(bodies)}"),
+        ("nodes", f"{args.nodes}"),
+        ("API version", version),
+        ("time to all Issued", f"{elapsed:.2f} s"),
+        ("throughput", f"{rate:.0f} PCR/s"),
+        ("latency p50", f"{statistics.median(latencies):.0f} ms"),
+        ("latency p99", f"{percentile(latencies, 0.99):.0f} ms"),
+        ("controller CPU", f"{cpu:.2f} s ({cpu / len(bodies) * 1000:.2f} ms/PCR)"),
+        ("controller peak RSS", f"{controller.peak_rss_mb():.0f} MB"),
+        ("status writes (controller)", f"{writes:.0f}"),
+        ("ceiling (precomputed writes)", f"{ceiling_rate:.0f} PCR/s"),
+        ("ratio", f"{rate / ceiling_rate:.2f}"),
+    ]
+    width = max(len(k) for k, _ in rows)
+    print("\n".join(f"  {k.ljust(width)}  {v}" for k, v in rows))
+    print(
+        f"bench: pcr_per_s={rate:.0f} ceiling_per_s={ceiling_rate:.0f} "
+        f"ratio={rate / ceiling_rate:.2f} p99_ms={percentile(latencies, 0.99):.0f} "
+        f"rss_mb={controller.peak_rss_mb():.0f}",
+        flush=True,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pods", type=int, default=2000)
+    parser.add_argument("--nodes", type=int, default=20)
+    parser.add_argument("--workers", type=int, default=16)
+    parser.add_argument("--version", default="1.37")
+    asyncio.run(run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()

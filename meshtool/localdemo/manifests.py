@@ -1,0 +1,173 @@
+"""Reading the example manifests the way the cluster would use them, for the local demo.
+
+The local control plane has no controller-manager, scheduler or kubelet, so nothing turns a
+Deployment into a running container. The demo does that part by hand, from the manifests
+themselves: each Deployment's pod template becomes one Pod bound to the demo node, and each
+container becomes a local `meshtool` process run with the container's exact arguments, except
+that volume mount paths map to the kubelet simulator's folders, listen addresses move to free
+loopback ports, and clients get `--connect-to` so a `.svc` name reaches that loopback port.
+Everything here is pure: it reads YAML and returns plans.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+JSON = dict[str, Any]
+
+
+def load_documents(folder: Path) -> list[JSON]:
+    docs: list[JSON] = []
+    for path in sorted(folder.glob("*.yaml")) + sorted(folder.glob("*.yml")):
+        docs += [d for d in yaml.safe_load_all(path.read_text()) if isinstance(d, dict)]
+    return docs
+
+
+@dataclass(frozen=True, slots=True)
+class Workload:
+    """One Deployment's pod, as the demo will create and run it."""
+
+    namespace: str
+    deployment: str
+    pod: JSON
+    containers: list[JSON]
+
+    @property
+    def pod_name(self) -> str:
+        return str(self.pod["metadata"]["name"])
+
+    @property
+    def labels(self) -> Mapping[str, str]:
+        return self.pod["metadata"].get("labels") or {}
+
+
+def workloads(docs: Iterable[JSON], *, node: str) -> list[Workload]:
+    found = []
+    for doc in docs:
+        if doc.get("kind") != "Deployment":
+            continue
+        meta, template = doc["metadata"], doc["spec"]["template"]
+        namespace = meta.get("namespace", "default")
+        pod = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {
+                "name": f"{meta['name']}-0",
+                "namespace": namespace,
+                "labels": dict(template["metadata"].get("labels") or {}),
+            },
+            "spec": {**template["spec"], "nodeName": node},
+        }
+        found.append(Workload(namespace, meta["name"], pod, list(template["spec"]["containers"])))
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class ServicePort:
+    namespace: str
+    name: str
+    port: int
+    target_port: int
+    selector: Mapping[str, str]
+
+    @property
+    def host(self) -> str:
+        return f"{self.name}.{self.namespace}.svc"
+
+
+def service_ports(docs: Iterable[JSON]) -> list[ServicePort]:
+    ports = []
+    for doc in docs:
+        if doc.get("kind") != "Service":
+            continue
+        spec, meta = doc.get("spec") or {}, doc["metadata"]
+        for port in spec.get("ports") or []:
+            target = port.get("targetPort", port["port"])
+            ports.append(
+                ServicePort(
+                    namespace=meta.get("namespace", "default"),
+                    name=meta["name"],
+                    port=int(port["port"]),
+                    target_port=int(target),
+                    selector=spec.get("selector") or {},
+                )
+            )
+    return ports
+
+
+@dataclass(slots=True)
+class Process:
+    """A container turned into a local command line."""
+
+    workload: Workload
+    container: str
+    args: list[str]
+    listen_port: int | None = None
+    role: str = "client"
+    connects_to: list[str] = field(default_factory=list)
+
+
+def mount_map(workload: Workload, container: JSON, volume_dir: Path) -> dict[str, Path]:
+    """Container mount path -> local folder written by the kubelet simulator."""
+    return {
+        mount["mountPath"].rstrip("/"): volume_dir / mount["name"]
+        for mount in container.get("volumeMounts") or []
+    }
+
+
+def localize(args: list[str], mounts: Mapping[str, Path]) -> list[str]:
+    """Rewrite every argument that points into a volume mount to the local folder."""
+    out = []
+    for arg in args:
+        for mount, local in sorted(mounts.items(), key=lambda kv: -len(kv[0])):
+            if arg == mount or arg.startswith(mount + "/"):
+                arg = str(local) + arg[len(mount) :]
+                break
+        out.append(arg)
+    return out
+
+
+def replace_flag(args: list[str], flag: str, value: str) -> list[str]:
+    out, skip = [], False
+    for i, arg in enumerate(args):
+        if skip:
+            skip = False
+            continue
+        if arg == flag and i + 1 < len(args):
+            out += [flag, value]
+            skip = True
+        elif arg.startswith(flag + "="):
+            out.append(f"{flag}={value}")
+        else:
+            out.append(arg)
+    return out
+
+
+def drop_flag(args: list[str], flag: str, *, takes_value: bool = True) -> list[str]:
+    out, skip = [], False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg == flag:
+            skip = takes_value
+        elif not arg.startswith(flag + "="):
+            out.append(arg)
+    return out
+
+
+def flag_value(args: list[str], flag: str) -> str | None:
+    for i, arg in enumerate(args):
+        if arg == flag and i + 1 < len(args):
+            return args[i + 1]
+        if arg.startswith(flag + "="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def selects(selector: Mapping[str, str], labels: Mapping[str, str]) -> bool:
+    return bool(selector) and all(labels.get(k) == v for k, v in selector.items())

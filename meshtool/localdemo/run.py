@@ -1,0 +1,158 @@
+"""`meshtool demo`: the whole system on this machine, end to end, with a report.
+
+Steps: start kube-apiserver + etcd; apply controller-manifests/ with the real kubectl; create
+the CA pool Secrets with `meshtool make-ca-pool-secret`; run the controller Deployment's
+replicas locally under the manifests' RBAC; apply example-manifests/; create each Deployment's
+pod on the demo node and let the kubelet simulator project its volumes; run every example's
+server and client; print a report per scenario; then force a refresh of one server's
+certificate and show the same server process presenting the new serial.
+
+It returns True only if everything passed. Whatever happens (including Ctrl-C), every process
+it started is stopped before it returns; with `keep_running` the cluster stays up until
+Ctrl-C, and the kubeconfig path and example commands are printed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+import tempfile
+from pathlib import Path
+
+from meshtool.clock import SystemClock
+from meshtool.kube import resources
+from meshtool.kube.client import KubeClient
+from meshtool.localdemo import cluster, manifests, scenarios, tls
+from meshtool.testing.controllerproc import ControllerProcess
+from meshtool.testing.controlplane import ControlPlane
+from meshtool.testing.kubelet import KubeletSimulator
+
+NODE = "demo-node"
+
+
+def say(message: str) -> None:
+    print(f"==> {message}", flush=True)
+
+
+class Demo:
+    def __init__(self, repo: Path, *, keep_running: bool, version: str = "1.37") -> None:
+        self.repo, self.keep_running, self.version = repo, keep_running, version
+        self.workdir = Path(tempfile.mkdtemp(prefix="meshtool-demo-"))
+        self.servers: list[scenarios.Server] = []
+        self.controllers: list[ControllerProcess] = []
+
+    async def run(self) -> bool:
+        say(f"starting kube-apiserver {self.version} and etcd (work dir {self.workdir})")
+        try:
+            async with ControlPlane(self.version, self.workdir / "k8s") as cp:
+                say(f"control plane {cp.server_version} ready in {cp.start_seconds:.1f}s")
+                return await self._with_cluster(cp)
+        finally:
+            self._stop_processes()
+            if not self.keep_running:
+                shutil.rmtree(self.workdir, ignore_errors=True)
+
+    async def _with_cluster(self, cp: ControlPlane) -> bool:
+        kubectl = cluster.Kubectl(cp)
+        say("kubectl apply -f controller-manifests/")
+        print(kubectl("apply", "-f", str(self.repo / "controller-manifests")), end="")
+        say("meshtool make-ca-pool-secret (service-dns, spiffe, pod-identity)")
+        cluster.make_pool_secrets(cp)
+        pools = cluster.export_pools(kubectl, self.workdir / "secrets")
+        self.controllers = cluster.start_controllers(self.repo, cp, pools, self.workdir)
+        for proc in self.controllers:
+            await proc.wait_ready(timeout=60)
+        say(f"controller running: {len(self.controllers)} replicas, sharded over Leases")
+        say("kubectl apply -f example-manifests/")
+        print(kubectl("apply", "-f", str(self.repo / "example-manifests")), end="")
+        async with cp.client() as admin:
+            node_config = cp.user(f"system:node:{NODE}", ["system:nodes"])
+            async with cp.client(node_config) as node_client:
+                sim = KubeletSimulator(
+                    node_client, NODE, self.workdir / "kubelet", SystemClock(), jitter=False
+                )
+                async with sim:
+                    ok = await self._scenarios(admin, sim)
+                    ok = await self._refresh(sim) and ok
+                    if self.keep_running:
+                        await self._linger(cp)
+        return ok
+
+    async def _scenarios(self, admin: KubeClient, sim: KubeletSimulator) -> bool:
+        docs = manifests.load_documents(self.repo / "example-manifests")
+        workloads = manifests.workloads(docs, node=NODE)
+        for w in workloads:
+            await admin.create(resources.PODS, w.pod, namespace=w.namespace)
+        say(f"kubelet simulator projecting volumes for {len(workloads)} pods on {NODE}")
+        for w in workloads:
+            await sim.wait_ready(w.namespace, w.pod_name, timeout=90)
+
+        def pod_dir(w: manifests.Workload) -> Path:
+            return sim.root_dir / w.namespace / w.pod_name
+
+        services = manifests.service_ports(docs)
+        self.servers = [
+            scenarios.start_server(w, pod_dir(w), self.workdir) for w in workloads if _is_server(w)
+        ]
+        results = []
+        for namespace in sorted({w.namespace for w in workloads}):
+            servers = [s for s in self.servers if s.workload.namespace == namespace]
+            clients = [w for w in workloads if w.namespace == namespace and not _is_server(w)]
+            results.append(
+                await scenarios.check_namespace(namespace, servers, clients, services, pod_dir)
+            )
+        for result in results:
+            self._report(result)
+        return all(r.passed for r in results)
+
+    def _report(self, outcome: scenarios.Outcome) -> None:
+        mark = "PASS" if outcome.passed else "FAIL"
+        print(f"\n[{mark}] {outcome.namespace}")
+        print(f"    server certificate: {outcome.server_identity}")
+        echoed = ", ".join(outcome.echoed) or "(none: the client sent no certificate)"
+        print(f"    identity echoed:    {echoed}")
+        for check, ok in outcome.checks:
+            print(f"    {'ok  ' if ok else 'FAIL'} {check}")
+
+    async def _refresh(self, sim: KubeletSimulator) -> bool:
+        server = self.servers[0]
+        w = server.workload
+        host = f"{w.namespace}.svc"
+        before = tls.presented_certificate(server.port, host)
+        say(
+            f"refreshing {w.namespace}/{w.pod_name}'s certificate (serial {before.serial_number:x})"
+        )
+        await sim.refresh_now(w.namespace, w.pod_name, timeout=60)
+        for _ in range(50):
+            after = tls.presented_certificate(server.port, host)
+            if after.serial_number != before.serial_number:
+                break
+            await asyncio.sleep(0.2)
+        same_process = server.child.alive
+        changed = after.serial_number != before.serial_number
+        mark = "PASS" if changed and same_process else "FAIL"
+        print(f"\n[{mark}] certificate refresh")
+        print(f"    server pid {server.child.pid} (same process: {same_process})")
+        print(f"    serial before: {before.serial_number:x}")
+        print(f"    serial after:  {after.serial_number:x}")
+        return changed and same_process
+
+    async def _linger(self, cp: ControlPlane) -> None:
+        print(f"\nThe local cluster keeps running. kubeconfig: {cp.kubeconfig}")
+        print(f"  {cp.kubectl_path} --kubeconfig {cp.kubeconfig} get podcertificaterequests -A")
+        print(f"  {cp.kubectl_path} --kubeconfig {cp.kubeconfig} get clustertrustbundles")
+        print("Press Ctrl-C to stop.")
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.Event().wait()
+
+    def _stop_processes(self) -> None:
+        for server in self.servers:
+            server.child.stop()
+        for proc in self.controllers:
+            proc.stop()
+
+
+def _is_server(w: manifests.Workload) -> bool:
+    args = w.containers[0].get("args") or [""]
+    return bool(args[0] == "demo-server")

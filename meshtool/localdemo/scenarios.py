@@ -1,0 +1,150 @@
+"""Running the example workloads as local processes and checking what they do.
+
+For every example namespace: the server containers start first (as `meshtool demo-server` with
+their manifest arguments, moved to a free loopback port and to the kubelet simulator's
+volume folders); then each client runs a few requests (`--count`) with `--connect-to` mapping
+the Service's `.svc` name to the server's loopback port. A scenario passes when every client
+request succeeded and, where the client presents a SPIFFE certificate, the server echoed it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from meshtool.localdemo import manifests, tls
+from meshtool.testing import processes
+from meshtool.testing.controllerproc import free_port
+
+CLIENT_REQUESTS = 3
+
+
+@dataclass(slots=True)
+class Server:
+    workload: manifests.Workload
+    port: int
+    creds: Path
+    child: processes.Child
+
+
+@dataclass(slots=True)
+class Outcome:
+    namespace: str
+    server_identity: str = ""
+    echoed: list[str] = field(default_factory=list)
+    checks: list[tuple[str, bool]] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.checks) and all(ok for _, ok in self.checks)
+
+
+def local_args(w: manifests.Workload, container: manifests.JSON, pod_dir: Path) -> list[str]:
+    args = list(container.get("args") or [])
+    return manifests.localize(args, manifests.mount_map(w, container, pod_dir))
+
+
+def start_server(w: manifests.Workload, pod_dir: Path, logs: Path) -> Server:
+    container = w.containers[0]
+    port = free_port()
+    args = manifests.replace_flag(
+        local_args(w, container, pod_dir), "--listen", f"127.0.0.1:{port}"
+    )
+    creds = Path(manifests.flag_value(args, "--server-creds") or "")
+    command = [sys.executable, "-m", "meshtool", *args]
+    child = processes.Child(
+        f"{w.namespace}-server", command, logs / f"{w.namespace}-{w.deployment}.log"
+    )
+    return Server(w, port, creds, child)
+
+
+def connect_to(
+    args: list[str], services: list[manifests.ServicePort], servers: list[Server]
+) -> list[str]:
+    url = manifests.flag_value(args, "--fetch-url") or ""
+    host_port = url.split("://", 1)[-1].split("/", 1)[0]
+    host, _, port = host_port.partition(":")
+    service_port = int(port or 443)
+    for svc in services:
+        if svc.host != host or svc.port != service_port:
+            continue
+        for server in servers:
+            if server.workload.namespace == svc.namespace and manifests.selects(
+                svc.selector, server.workload.labels
+            ):
+                return ["--connect-to", f"{host}:{service_port}:127.0.0.1:{server.port}"]
+    raise RuntimeError(f"no local server behind {url}")
+
+
+async def run_client(
+    w: manifests.Workload, pod_dir: Path, extra: list[str], count: int = CLIENT_REQUESTS
+) -> tuple[int, str]:
+    args = local_args(w, w.containers[0], pod_dir)
+    args = manifests.drop_flag(args, "--count")
+    args = manifests.drop_flag(args, "--interval")
+    command = [
+        sys.executable,
+        "-m",
+        "meshtool",
+        *args,
+        *extra,
+        "--count",
+        str(count),
+        "--interval",
+        "0.3",
+    ]
+    proc = await asyncio.create_subprocess_exec(
+        *command,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        stdin=asyncio.subprocess.DEVNULL,
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(), timeout=60)
+    return proc.returncode or 0, out.decode(errors="replace")
+
+
+def expected_client_id(w: manifests.Workload, trust_domain: str = "cluster.local") -> str | None:
+    """The SPIFFE ID a client presents, if its pod asks the spiffe signer for a certificate."""
+    for volume in w.pod["spec"].get("volumes") or []:
+        for source in (volume.get("projected") or {}).get("sources") or []:
+            signer = (source.get("podCertificate") or {}).get("signerName", "")
+            if signer.endswith("/spiffe"):
+                sa = w.pod["spec"].get("serviceAccountName", "default")
+                return f"spiffe://{trust_domain}/ns/{w.namespace}/sa/{sa}"
+    return None
+
+
+async def check_namespace(
+    namespace: str,
+    servers: list[Server],
+    clients: list[manifests.Workload],
+    services: list[manifests.ServicePort],
+    pod_dir_of: Callable[[manifests.Workload], Path],
+) -> Outcome:
+    outcome = Outcome(namespace)
+    for server in servers:
+        await tls.wait_listening(server.port)
+        outcome.server_identity = tls.describe(tls.leaf_of(server.creds))
+    for client in clients:
+        extra = connect_to(
+            local_args(client, client.containers[0], pod_dir_of(client)), services, servers
+        )
+        code, output = await run_client(client, pod_dir_of(client), extra)
+        outcome.checks.append(
+            (f"{client.deployment}: {CLIENT_REQUESTS} requests succeeded", code == 0)
+        )
+        echoed = [
+            line.split("Client Identity:", 1)[1].strip()
+            for line in output.splitlines()
+            if "Client Identity:" in line
+        ]
+        outcome.echoed += sorted(set(echoed))
+        want = expected_client_id(client)
+        if want is not None:
+            outcome.checks.append((f"server echoed {want}", want in echoed))
+        if code != 0:
+            outcome.checks.append(("client output:\n" + output[-1500:], False))
+    return outcome
