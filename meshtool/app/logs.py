@@ -34,3 +34,6 @@ def configure(log_format: str, level: str = "info") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # The HTTP library logs every request at INFO: far too much for a controller at scale.
+    for noisy in ("httpx", "httpx2", "httpcore", "hpack"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
