@@ -1,7 +1,108 @@
-"""`meshtool` subcommands of this module (being written)."""
+"""`meshtool make-ca-pool-secret`: create a signer's CA pool.
+
+It generates a fresh self-signed root CA (Ed25519 by default) and stores the pool JSON
+(`meshtool.pki.capool`) either in a new Opaque Secret under the data key `pool`, or, with
+`--output`, in a new file readable only by its owner (no cluster needed). It never replaces an
+existing Secret or file: that would throw away the CA every issued certificate chains to.
+The one-line summary names what was created; key material is never printed.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import os
+
 import click
 
-COMMANDS: list[click.Command] = []
+from meshtool import clock
+from meshtool.kube import client as kube_client
+from meshtool.kube import errors, resources
+from meshtool.pki import capool, pem
+
+
+@click.command("make-ca-pool-secret")
+@click.option("--namespace", help="Namespace of the Secret (needed unless --output is given).")
+@click.option("--name", required=True, help="Name of the Secret.")
+@click.option("--ca-id", required=True, help='Id of the new CA within the pool, e.g. "1".')
+@click.option(
+    "--key-type",
+    type=click.Choice(capool.KEY_TYPES),
+    default="ed25519",
+    show_default=True,
+    help="CA key type.",
+)
+@click.option("--kubeconfig", type=click.Path(dir_okay=False), help="Kubeconfig file.")
+@click.option("--signer-name", help="Signer name for the CA subject CN [default: NAME].")
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False),
+    help="Write the pool JSON to this new file (mode 0600) instead of creating a Secret.",
+)
+def make_ca_pool_secret(
+    namespace: str | None,
+    name: str,
+    ca_id: str,
+    key_type: str,
+    kubeconfig: str | None,
+    signer_name: str | None,
+    output: str | None,
+) -> None:
+    """Generate a CA pool and store it in a new Secret (or a file with --output)."""
+    if output is None and not namespace:
+        raise click.UsageError("--namespace is required unless --output is given")
+    pool = capool.new_pool(
+        ca_id=ca_id, name=signer_name or name, key_type=key_type, clock=clock.SystemClock()
+    )
+    data = capool.dump(pool)
+    if output is not None:
+        write_new_file(output, data)
+        where = output
+    else:
+        assert namespace is not None
+        asyncio.run(create_secret(kubeconfig=kubeconfig, namespace=namespace, name=name, data=data))
+        where = f"Secret {namespace}/{name} (key {capool.SECRET_KEY!r})"
+    click.echo(f"created CA pool in {where}: {describe(pool.signing_ca)}")
+
+
+def describe(ca: capool.CA) -> str:
+    subject = ca.root.subject.rfc4514_string()
+    key_type = pem.key_type(ca.signing_key)
+    return f'CA "{ca.id}" ({key_type}, {subject}), valid until {ca.not_after.isoformat()}'
+
+
+def write_new_file(path: str, data: bytes) -> None:
+    """Write `data` to a file that must not exist yet, readable only by its owner."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise click.ClickException(f"{path} already exists; not overwriting it") from None
+    except OSError as exc:
+        raise click.ClickException(f"cannot create {path}: {exc.strerror}") from None
+    with os.fdopen(fd, "wb") as file:
+        file.write(data)
+
+
+async def create_secret(*, kubeconfig: str | None, namespace: str, name: str, data: bytes) -> None:
+    """Create the Opaque Secret holding the pool; an existing Secret is left alone."""
+    body = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name, "namespace": namespace},
+        "type": "Opaque",
+        "data": {capool.SECRET_KEY: base64.b64encode(data).decode("ascii")},
+    }
+    client = kube_client.KubeClient.from_kubeconfig(kubeconfig)
+    try:
+        await client.create(resources.SECRETS, body, namespace=namespace)
+    except errors.Conflict as exc:
+        if not exc.already_exists:
+            raise
+        raise click.ClickException(
+            f"Secret {namespace}/{name} already exists; not overwriting it"
+        ) from None
+    finally:
+        await client.aclose()
+
+
+COMMANDS: list[click.Command] = [make_ca_pool_secret]

@@ -1,7 +1,177 @@
-"""`meshtool` subcommands of this module (being written)."""
+"""`meshtool inspect FILE`: say what a credential file holds.
+
+FILE may be a credential bundle (a PKCS#8 PRIVATE KEY block and its chain, as the kubelet writes
+it), a certificate chain, a trust bundle (only CA certificates) or a CA pool JSON. For each
+certificate it prints subject, issuer, serial, validity, key type and fingerprint, the CA flag,
+the SANs, the SPIFFE ID and the Kubernetes PodIdentity fields when present. Keys are described
+by type and public fingerprint only; key material is never printed.
+
+With `--trust-bundle`, it also verifies the chain against those anchors with
+`meshtool.pki.chain` (which, unlike cryptography's Web PKI verifier, accepts Ed25519) and exits
+non-zero if it does not verify. Unreadable input is one line on stderr and exit status 1.
+"""
 
 from __future__ import annotations
 
-import click
+import datetime as dt
+from collections.abc import Callable
+from typing import TypeVar
 
-COMMANDS: list[click.Command] = []
+import click
+from cryptography import x509
+
+from meshtool import clock
+from meshtool.pki import capool, chain, pem, podidentity
+
+_T = TypeVar("_T")
+_NOT_RECOGNISED = "not a credential bundle, certificate chain, trust bundle or CA pool"
+
+
+@click.command("inspect")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option(
+    "--trust-bundle",
+    type=click.Path(dir_okay=False),
+    help="PEM trust anchors; verify FILE's chain against them.",
+)
+def inspect_command(file: str, trust_bundle: str | None) -> None:
+    """Summarize a credential bundle, certificate chain, trust bundle or CA pool."""
+    system = clock.SystemClock()
+    lines, certs = _parsed(file, lambda data: summarize(data, clock=system))
+    anchors = _parsed(trust_bundle, pem.certificates) if trust_bundle else None
+    for line in lines:
+        click.echo(line)
+    if anchors is not None:
+        click.echo(_verification(certs, anchors, now=system.now()))
+
+
+def summarize(
+    data: bytes, *, clock: clock.Clock
+) -> tuple[list[str], tuple[x509.Certificate, ...] | None]:
+    """Lines describing `data`, and its chain (None for a CA pool)."""
+    now = clock.now()
+    if data.lstrip().startswith(b"{"):
+        return _pool_lines(capool.load(data, clock=clock), now), None
+    found = pem.blocks(data)
+    if not found:
+        raise pem.PemError(_NOT_RECOGNISED)
+    if any(block.type == pem.PRIVATE_KEY for block in found):
+        bundle = pem.credential(data)
+        key = bundle.key
+        fingerprint = pem.fingerprint(key.public_key())
+        head = f"credential bundle: {pem.key_type(key)} private key {fingerprint}"
+        return [head, *_chain_lines(bundle.chain, now)], bundle.chain
+    certs = pem.certificates(data)
+    kind = "trust bundle" if all(_is_ca(cert) for cert in certs) else "certificate chain"
+    return [f"{kind}: {len(certs)} certificate(s)", *_chain_lines(certs, now)], certs
+
+
+def certificate_lines(
+    cert: x509.Certificate, label: str, now: dt.datetime, *, indent: str = ""
+) -> list[str]:
+    key = pem.public_key(cert)
+    lines = [
+        f"{label}:",
+        f"  subject:     {cert.subject.rfc4514_string() or '(empty)'}",
+        f"  issuer:      {cert.issuer.rfc4514_string() or '(empty)'}",
+        f"  serial:      {cert.serial_number:x}",
+        f"  validity:    {_validity(cert, now)}",
+        f"  key:         {pem.key_type(key)} {pem.fingerprint(key)}",
+        f"  CA:          {'yes' if _is_ca(cert) else 'no'}",
+    ]
+    lines += _san_lines(cert) + _pod_identity_lines(cert)
+    return [indent + line for line in lines]
+
+
+def _chain_lines(certs: tuple[x509.Certificate, ...], now: dt.datetime) -> list[str]:
+    return [
+        line
+        for index, cert in enumerate(certs, 1)
+        for line in certificate_lines(cert, f"certificate {index}", now)
+    ]
+
+
+def _pool_lines(pool: capool.CAPool, now: dt.datetime) -> list[str]:
+    lines = [f"CA pool: {len(pool.cas)} CA(s)"]
+    for ca in pool.cas:
+        role = " (signing)" if ca is pool.signing_ca else ""
+        key = ca.signing_key
+        lines.append(
+            f'CA "{ca.id}"{role}: {pem.key_type(key)} key {pem.fingerprint(key.public_key())}'
+        )
+        lines += certificate_lines(ca.root, "root", now, indent="  ")
+        for index, cert in enumerate(ca.intermediates, 1):
+            lines += certificate_lines(cert, f"intermediate {index}", now, indent="  ")
+    return lines
+
+
+def _san_lines(cert: x509.Certificate) -> list[str]:
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return []
+    dns = san.get_values_for_type(x509.DNSName)
+    uris = san.get_values_for_type(x509.UniformResourceIdentifier)
+    lines = [f"  DNS:         {', '.join(dns)}"] if dns else []
+    lines += [f"  URI:         {', '.join(uris)}"] if uris else []
+    spiffe = [uri for uri in uris if uri.startswith("spiffe://")]
+    if len(spiffe) == 1 and len(uris) == 1:
+        lines.append(f"  SPIFFE ID:   {spiffe[0]}")
+    elif spiffe:
+        lines.append("  SPIFFE ID:   none (an SVID has exactly one URI SAN)")
+    return lines
+
+
+def _pod_identity_lines(cert: x509.Certificate) -> list[str]:
+    try:
+        identity = podidentity.from_certificate(cert)
+    except ValueError as exc:
+        return [f"  PodIdentity: present but malformed ({exc})"]
+    if identity is None:
+        return []
+    return ["  PodIdentity:"] + [f"    {k}: {v}" for k, v in identity.as_dict().items()]
+
+
+def _verification(
+    certs: tuple[x509.Certificate, ...] | None,
+    anchors: tuple[x509.Certificate, ...],
+    *,
+    now: dt.datetime,
+) -> str:
+    if certs is None:
+        raise click.ClickException("--trust-bundle needs a certificate chain, not a CA pool")
+    try:
+        path = chain.verify(certs, anchors, now=now)
+    except chain.ChainError as exc:
+        raise click.ClickException(f"chain does not verify: {exc}") from None
+    root = path[-1].subject.rfc4514_string() or "(empty subject)"
+    return f"chain verifies: {len(path)} certificate(s) up to trust anchor {root}"
+
+
+def _validity(cert: x509.Certificate, now: dt.datetime) -> str:
+    start, end = cert.not_valid_before_utc, cert.not_valid_after_utc
+    status = "expired" if now > end else "not yet valid" if now < start else "valid"
+    return f"{start.isoformat()} .. {end.isoformat()} ({status})"
+
+
+def _is_ca(cert: x509.Certificate) -> bool:
+    try:
+        return cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    except x509.ExtensionNotFound:
+        return False
+
+
+def _parsed(path: str, parse: Callable[[bytes], _T]) -> _T:
+    """`parse` applied to the file's bytes; any problem becomes one line naming the file."""
+    try:
+        with open(path, "rb") as file:
+            data = file.read()
+    except OSError as exc:
+        raise click.ClickException(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        return parse(data)
+    except (pem.PemError, capool.CAPoolError) as exc:
+        raise click.ClickException(f"{path}: {exc}") from None
+
+
+COMMANDS: list[click.Command] = [inspect_command]

@@ -110,7 +110,10 @@ ISSUED = decisions.Issued(
 )
 
 
-def make(item, *, decision=ISSUED, owns=True, view=None, writer=None, pool=object()):
+A_POOL = object()
+
+
+def make(item, *, decision=ISSUED, owns=True, view=None, writer=None, pool=A_POOL):
     clock = FakeClock()
     signer = FakeSigner(decision)
     writer = writer or FakeWriter()
@@ -140,7 +143,7 @@ async def test_other_signer_is_ignored():
 
 
 async def test_terminal_request_is_left_alone():
-    reconciler, signer, writer, *_ = make(cached(terminal=True))
+    reconciler, _signer, writer, *_ = make(cached(terminal=True))
     assert await reconciler.reconcile("ns/req-1") is None
     assert writer.writes == []
 
@@ -152,7 +155,7 @@ async def test_other_replicas_key_is_revisited_after_a_lease_duration():
 
 
 async def test_issued_decision_is_written_once_per_resource_version():
-    reconciler, signer, writer, *_ = make(cached())
+    reconciler, _signer, writer, *_ = make(cached())
     assert await reconciler.reconcile("ns/req-1") is None
     assert await reconciler.reconcile("ns/req-1") is None  # stale cache, same rv: no second write
     assert writer.writes == [("ns/req-1", "7", ISSUED)]
@@ -174,7 +177,7 @@ async def test_uid_mismatch_requeues_briefly_then_denies():
 
 async def test_mismatch_that_resolves_is_issued():
     view = cluster(pod_uid="other-uid")
-    reconciler, signer, writer, clock, _ = make(cached(), view=view)
+    reconciler, _signer, writer, _clock, _ = make(cached(), view=view)
     assert await reconciler.reconcile("ns/req-1") == Result(requeue_after=1.0)
     view.pods.items["ns/pod"] = dataclasses.replace(view.pods.items["ns/pod"], uid="pod-uid")
     assert await reconciler.reconcile("ns/req-1") is None
@@ -183,7 +186,7 @@ async def test_mismatch_that_resolves_is_issued():
 
 async def test_held_request_warns_once_and_is_indexed_by_namespace():
     wait = decisions.NotYet(decisions.NO_MATCHING_SERVICE, "no Service selects pod ns/pod")
-    reconciler, signer, writer, *_ = make(cached(), decision=wait)
+    reconciler, _signer, writer, *_ = make(cached(), decision=wait)
     assert await reconciler.reconcile("ns/req-1") == Result(requeue_after=300.0)
     assert await reconciler.reconcile("ns/req-1") == Result(requeue_after=300.0)
     assert writer.warnings == [(decisions.NO_MATCHING_SERVICE, "no Service selects pod ns/pod")]
@@ -194,7 +197,7 @@ async def test_held_request_warns_once_and_is_indexed_by_namespace():
 
 
 async def test_missing_pool_holds_instead_of_failing():
-    reconciler, signer, writer, *_ = make(cached(), pool=None)
+    reconciler, _signer, writer, *_ = make(cached(), pool=None)
     result = await reconciler.reconcile("ns/req-1")
     assert result == Result(requeue_after=30.0)
     assert writer.writes == [] and writer.warnings[0][0] == decisions.CA_UNAVAILABLE
@@ -218,7 +221,9 @@ async def test_repeated_conflicts_are_retried_with_backoff():
 
 async def test_malformed_request_is_denied_with_its_error():
     item = dataclasses.replace(cached(), request=None, error="ns/req-1: spec.podUID is missing")
-    reconciler, signer, writer, *_ = make(item)
+    reconciler, _signer, writer, *_ = make(item)
     await reconciler.reconcile("ns/req-1")
     [(_, _, decision)] = writer.writes
-    assert decision == decisions.Denied(decisions.INVALID_REQUEST, "ns/req-1: spec.podUID is missing")
+    assert decision == decisions.Denied(
+        decisions.INVALID_REQUEST, "ns/req-1: spec.podUID is missing"
+    )
