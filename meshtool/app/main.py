@@ -169,7 +169,6 @@ class Controller:
             self.queue.add(held)
 
     def _on_membership(self, live: tuple[str, ...]) -> None:
-        metrics.LIVE_REPLICAS.set(len(live))
         self.bundle_trigger.fire()
         for informer in self.informers.pcrs:
             for pcr in informer.values():
@@ -225,6 +224,7 @@ class Controller:
 
     def _health(self) -> HealthServer | None:
         metrics.QUEUE_DEPTH.set_function(lambda: len(self.queue))
+        metrics.LIVE_REPLICAS.set_function(lambda: len(self.membership.current))
         metrics.PENDING.set_function(lambda: len(self._pending()))
         metrics.OLDEST_PENDING.set_function(self._oldest_pending_age)
         address = self.settings.health_address

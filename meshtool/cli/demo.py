@@ -1,7 +1,177 @@
-"""`meshtool` subcommands of this module (being written)."""
+"""`meshtool demo-server` and `meshtool https-client`: the example workloads.
+
+Both take their files from the kubelet's projected volumes (a `podCertificate` credential
+bundle, `clusterTrustBundle` files) and follow them as they are rotated. The example manifests
+run them with exactly these flags; every flag can also be set as `MESHTOOL_<FLAG>`.
+"""
 
 from __future__ import annotations
 
+import logging
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
 import click
 
-COMMANDS: list[click.Command] = []
+from meshtool.demo import client, server, spiffe
+
+_LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def _option(flag: str, **kwargs: Any) -> Callable[[Any], Any]:
+    """A click option also read from `MESHTOOL_<FLAG>` (the same names as the controller's)."""
+    env = "MESHTOOL_" + flag.lstrip("-").replace("-", "_").upper()
+    return click.option(flag, envvar=env, show_envvar=True, **kwargs)
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """`ADDR:PORT`, `[V6ADDR]:PORT` or `:PORT` (all interfaces)."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise click.BadParameter(f"{text!r} is not ADDR:PORT")
+    return host.removeprefix("[").removesuffix("]"), int(port)
+
+
+def _connect_to(_ctx: click.Context, _param: click.Parameter, value: str | None) -> object:
+    try:
+        return client.ConnectTo.parse(value) if value else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _spiffe_ids(_ctx: click.Context, _param: click.Parameter, value: object) -> object:
+    values = value if isinstance(value, tuple) else () if value is None else (value,)
+    for text in values:
+        try:
+            spiffe.parse_id(str(text))
+        except spiffe.PeerRejected as exc:
+            raise click.BadParameter(str(exc)) from None
+    return value
+
+
+@click.command("demo-server")
+@_option("--listen", default=":8443", show_default=True, help="ADDR:PORT to serve HTTPS on.")
+@_option(
+    "--server-creds",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Credential bundle (PKCS#8 key, then chain) as a podCertificate projection writes it.",
+)
+@_option(
+    "--enable-spiffe-client-support",
+    is_flag=True,
+    help="Request client certificates and serve /spiffe-echo.",
+)
+@_option(
+    "--spiffe-trust-bundle",
+    type=click.Path(dir_okay=False),
+    help="CA certificates that SPIFFE client certificates must chain to.",
+)
+@_option(
+    "--spiffe-trust-domain",
+    default="cluster.local",
+    show_default=True,
+    help="Trust domain of the SPIFFE trust bundle; clients must be in it.",
+)
+@_option(
+    "--allowed-client-id",
+    multiple=True,
+    callback=_spiffe_ids,
+    help="A SPIFFE ID allowed to call /spiffe-echo (repeatable; default: any in the domain).",
+)
+@_option(
+    "--reload-interval",
+    type=click.FloatRange(min=0.05),
+    default=1.0,
+    show_default=True,
+    help="Seconds between checks of the certificate files.",
+)
+def demo_server(
+    listen: str,
+    server_creds: str,
+    enable_spiffe_client_support: bool,
+    spiffe_trust_bundle: str | None,
+    spiffe_trust_domain: str,
+    allowed_client_id: tuple[str, ...],
+    reload_interval: float,
+) -> None:
+    """HTTPS server with /healthz and /spiffe-echo that follows rotated credentials."""
+    if enable_spiffe_client_support != (spiffe_trust_bundle is not None):
+        raise click.UsageError(
+            "--enable-spiffe-client-support and --spiffe-trust-bundle go together"
+        )
+    if allowed_client_id and not enable_spiffe_client_support:
+        raise click.UsageError("--allowed-client-id needs --enable-spiffe-client-support")
+    logging.basicConfig(level=logging.INFO, format=_LOG_FORMAT)
+    settings = server.ServerSettings(
+        listen=parse_listen(listen),
+        server_creds=server_creds,
+        spiffe_trust_bundle=spiffe_trust_bundle,
+        spiffe_trust_domain=spiffe_trust_domain,
+        allowed_client_ids=frozenset(allowed_client_id),
+        reload_interval=reload_interval,
+    )
+    server.run(settings)
+
+
+@click.command("https-client")
+@_option("--fetch-url", required=True, help="https:// URL to GET.")
+@_option(
+    "--server-trust-bundle",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="CA certificates the server's chain must lead to.",
+)
+@_option(
+    "--client-cred-bundle",
+    type=click.Path(dir_okay=False),
+    help="Credential bundle to present as the client certificate.",
+)
+@_option(
+    "--server-spiffe-id",
+    callback=_spiffe_ids,
+    help="Verify the server by this SPIFFE ID instead of by host name.",
+)
+@_option(
+    "--interval",
+    type=click.FloatRange(min=0),
+    default=5.0,
+    show_default=True,
+    help="Seconds between requests.",
+)
+@_option(
+    "--count",
+    type=click.IntRange(min=1),
+    help="Make this many requests, then exit non-zero if any failed (default: forever).",
+)
+@_option(
+    "--connect-to",
+    callback=_connect_to,
+    help="HOST:PORT:ADDR:PORT, as in curl: dial ADDR:PORT for HOST:PORT.",
+)
+def https_client(
+    fetch_url: str,
+    server_trust_bundle: str,
+    client_cred_bundle: str | None,
+    server_spiffe_id: str | None,
+    interval: float,
+    count: int | None,
+    connect_to: client.ConnectTo | None,
+) -> None:
+    """Poll an HTTPS URL, logging each response's status and first line."""
+    logging.basicConfig(level=logging.INFO, format=_LOG_FORMAT)
+    settings = client.ClientSettings(
+        fetch_url=fetch_url,
+        server_trust_bundle=server_trust_bundle,
+        client_cred_bundle=client_cred_bundle,
+        server_spiffe_id=server_spiffe_id,
+        interval=interval,
+        count=count,
+        connect_to=connect_to,
+    )
+    sys.exit(client.run(settings, sleep=time.sleep))
+
+
+COMMANDS: list[click.Command] = [demo_server, https_client]

@@ -121,15 +121,17 @@ def mount_map(workload: Workload, container: JSON, volume_dir: Path) -> dict[str
 
 
 def localize(args: list[str], mounts: Mapping[str, Path]) -> list[str]:
-    """Rewrite every argument that points into a volume mount to the local folder."""
-    out = []
-    for arg in args:
-        for mount, local in sorted(mounts.items(), key=lambda kv: -len(kv[0])):
-            if arg == mount or arg.startswith(mount + "/"):
-                arg = str(local) + arg[len(mount) :]
-                break
-        out.append(arg)
-    return out
+    """Rewrite every argument (or `--flag=` value) that points into a volume mount to the local
+    folder."""
+    return [_localize_one(arg, mounts) for arg in args]
+
+
+def _localize_one(arg: str, mounts: Mapping[str, Path]) -> str:
+    flag, eq, value = arg.partition("=") if arg.startswith("--") else ("", "", arg)
+    for mount, local in sorted(mounts.items(), key=lambda kv: -len(kv[0])):
+        if value == mount or value.startswith(mount + "/"):
+            return f"{flag}{eq}{local}{value[len(mount) :]}"
+    return arg
 
 
 def replace_flag(args: list[str], flag: str, value: str) -> list[str]:

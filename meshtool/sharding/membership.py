@@ -62,6 +62,11 @@ class Membership:
     def sharded(self) -> bool:
         return self._identity is not None
 
+    @property
+    def current(self) -> tuple[str, ...]:
+        """The live set that `owns` is using now (as of the last `refresh`)."""
+        return self._live
+
     def live_replicas(self) -> tuple[str, ...]:
         if self._identity is None:
             return (self.me,)

@@ -138,6 +138,7 @@ async def test_three_replicas_issue_each_request_once_and_survive_a_kill(
 
         await eventually(all_late_issued, timeout=4 * LEASE_SECONDS, what="the killed share")
         took = time.monotonic() - killed_at
+        print(f"sharding: writes per replica {writes}; killed share issued {took:.1f}s after kill")
         assert took < 2 * LEASE_SECONDS + 10, f"failover took {took:.1f}s"
         survivors = sum(
             r.metric_sum("meshtool_status_writes_total", result="written") for r in replicas[1:]

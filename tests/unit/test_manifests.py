@@ -1,0 +1,243 @@
+"""Static checks of the YAML we ship: it parses, RBAC is least-privilege, args match the CLIs."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import Any
+
+import click
+import pytest
+import yaml
+
+from meshtool.cli import controller as cli_controller
+from meshtool.cli import demo as cli_demo
+
+ROOT = Path(__file__).resolve().parents[2]
+SIGNERS = ["row-major.net/service-dns", "row-major.net/spiffe", "row-major.net/pod-identity"]
+SCENARIOS = ["service-dns-unauth-client", "service-dns-spiffe-client", "spiffe-mtls"]
+COMMANDS = {c.name: c for c in [*cli_demo.COMMANDS, *cli_controller.COMMANDS]}
+
+
+def load(*dirs: str) -> list[dict[str, Any]]:
+    docs = []
+    for d in dirs:
+        for path in sorted((ROOT / d).glob("*.yaml")):
+            docs += [doc for doc in yaml.safe_load_all(path.read_text()) if doc is not None]
+    return docs
+
+
+def find(docs: list[dict[str, Any]], kind: str, name: str, namespace: str | None = None):
+    (doc,) = [
+        d
+        for d in docs
+        if d["kind"] == kind
+        and d["metadata"]["name"] == name
+        and d["metadata"].get("namespace") == namespace
+    ]
+    return doc
+
+
+def grants(rules: list[dict[str, Any]]) -> set[tuple[str, str, str, str]]:
+    """Every (apiGroup, resource, resourceName or '', verb) a rule list allows."""
+    return {
+        (group, resource, name, verb)
+        for rule in rules
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+        for name in rule.get("resourceNames", [""])
+        for verb in rule["verbs"]
+    }
+
+
+@pytest.fixture(scope="module")
+def controller_docs() -> list[dict[str, Any]]:
+    return load("controller-manifests")
+
+
+@pytest.mark.parametrize("directory", ["controller-manifests", "example-manifests", "kind"])
+def test_every_document_is_one_resource(directory: str) -> None:
+    docs = load(directory)
+    assert docs
+    for doc in docs:
+        assert isinstance(doc, dict)
+        assert {"apiVersion", "kind"} <= doc.keys()
+        assert directory == "kind" or doc["metadata"]["name"]
+
+
+def test_cluster_role_grants_exactly_what_the_signers_need(controller_docs) -> None:
+    role = find(controller_docs, "ClusterRole", "meshtool-controller")
+    certs = "certificates.k8s.io"
+    expected = {(certs, "signers", s, v) for s in SIGNERS for v in ("sign", "attest")}
+    expected |= {(certs, "podcertificaterequests", "", v) for v in ("get", "list", "watch")}
+    expected |= {(certs, "podcertificaterequests/status", "", "update")}
+    expected |= {
+        (certs, "clustertrustbundles", "", v)
+        for v in ("get", "list", "watch", "create", "update", "delete")
+    }
+    expected |= {
+        ("", r, "", v)
+        for r in ("pods", "services", "serviceaccounts", "nodes")
+        for v in ("get", "list", "watch")
+    }
+    expected |= {(g, "events", "", v) for g in ("", "events.k8s.io") for v in ("create", "patch")}
+    assert grants(role["rules"]) == expected
+
+
+def test_namespaced_role_covers_leases_and_the_pool_secrets_by_name(controller_docs) -> None:
+    role = find(controller_docs, "Role", "meshtool-controller", "mesh-controller")
+    verbs = ("get", "list", "watch", "create", "update", "delete")
+    expected = {("coordination.k8s.io", "leases", "", v) for v in verbs}
+    expected |= {
+        ("", "secrets", f"{s}-ca-pool", "get") for s in ("service-dns", "spiffe", "pod-identity")
+    }
+    assert grants(role["rules"]) == expected
+
+
+def test_no_wildcards_and_secrets_only_by_name(controller_docs) -> None:
+    for doc in controller_docs:
+        for rule in doc.get("rules", []):
+            assert "*" not in str(rule)
+            if "secrets" in rule["resources"]:
+                assert rule["verbs"] == ["get"] and rule["resourceNames"]
+
+
+def test_bindings_tie_the_roles_to_the_service_account(controller_docs) -> None:
+    sa = find(controller_docs, "ServiceAccount", "meshtool-controller", "mesh-controller")
+    for kind, binding_kind, ns in [("ClusterRole", "ClusterRoleBinding", None),
+                                   ("Role", "RoleBinding", "mesh-controller")]:  # fmt: skip
+        binding = find(controller_docs, binding_kind, "meshtool-controller", ns)
+        assert binding["roleRef"] == {
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": kind,
+            "name": "meshtool-controller",
+        }
+        assert binding["subjects"] == [
+            {
+                "kind": "ServiceAccount",
+                "name": sa["metadata"]["name"],
+                "namespace": "mesh-controller",
+            }
+        ]
+
+
+def test_controller_deployment(controller_docs) -> None:
+    deploy = find(controller_docs, "Deployment", "meshtool-controller", "mesh-controller")
+    spec = deploy["spec"]["template"]["spec"]
+    (container,) = spec["containers"]
+    assert deploy["spec"]["replicas"] == 2
+    assert container["image"] == "meshtool:latest"
+    assert spec["securityContext"]["runAsUser"] == 65532
+    assert container["securityContext"] == {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "capabilities": {"drop": ["ALL"]},
+    }
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    env = {
+        e["name"]: e.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath")
+        for e in container["env"]
+    }
+    assert env == {
+        "MESHTOOL_SHARDING_POD_NAMESPACE": "metadata.namespace",
+        "MESHTOOL_SHARDING_POD_NAME": "metadata.name",
+        "MESHTOOL_SHARDING_POD_UID": "metadata.uid",
+        "MESHTOOL_SHARDING_APPLICATION_NAME": None,
+    }
+    params = parse_args(container["args"])
+    pools = {v["name"]: v["secret"] for v in spec["volumes"]}
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    for signer in ("service-dns", "spiffe", "pod-identity"):
+        assert params[f"enable_{signer.replace('-', '_')}_signer"]
+        pool = pools[f"{signer}-ca-pool"]
+        assert pool["secretName"] == f"{signer}-ca-pool"
+        assert pool["items"] == [{"key": "pool", "path": "pool"}]
+        flag = str(params[f"{signer.replace('-', '_')}_ca_pool"])
+        assert flag == f"{mounts[f'{signer}-ca-pool']}/pool"
+    pdb = find(controller_docs, "PodDisruptionBudget", "meshtool-controller", "mesh-controller")
+    assert pdb["spec"]["minAvailable"] == 1
+
+
+def parse_args(args: list[str]) -> dict[str, Any]:
+    """Parse container args with the real click command, as `meshtool` would."""
+    command = COMMANDS[args[0]]
+    try:
+        ctx = command.make_context(args[0], list(args[1:]), resilient_parsing=False)
+    except click.ClickException as exc:
+        pytest.fail(f"{shlex.join(args)}: {exc.format_message()}")
+    return dict(ctx.params)
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_example_scenario(scenario: str) -> None:
+    docs = load("example-manifests")
+    mine = [d for d in docs if d["metadata"].get("namespace") == scenario]
+    assert find(docs, "Namespace", scenario)
+    assert {d["kind"] for d in mine} == {"ServiceAccount", "Service", "Deployment"}
+    service = find(docs, "Service", "server", scenario)
+    assert service["spec"]["ports"][0]["port"] == 443
+    for name in ("server", "client"):
+        deploy = find(docs, "Deployment", name, scenario)
+        assert deploy["spec"]["replicas"] == 1
+        spec = deploy["spec"]["template"]["spec"]
+        assert spec["serviceAccountName"] == name
+        (container,) = spec["containers"]
+        assert container["image"] == "meshtool:latest"
+        assert container["args"][0] == {"server": "demo-server", "client": "https-client"}[name]
+        params = parse_args(container["args"])
+        check_files_are_projected(params, container, spec["volumes"])
+    client = parse_args(container_of(docs, "client", scenario)["args"])
+    assert client["fetch_url"].startswith(f"https://server.{scenario}.svc/")
+
+
+def container_of(docs: list[dict[str, Any]], name: str, namespace: str) -> dict[str, Any]:
+    return find(docs, "Deployment", name, namespace)["spec"]["template"]["spec"]["containers"][0]
+
+
+def check_files_are_projected(params: dict[str, Any], container, volumes) -> None:
+    """Every file flag points into a mounted projected volume that produces that file."""
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    sources = {v["name"]: v["projected"]["sources"] for v in volumes}
+    for key in ("server_creds", "spiffe_trust_bundle", "server_trust_bundle", "client_cred_bundle"):
+        if not params.get(key):
+            continue
+        directory, _, file = str(params[key]).rpartition("/")
+        (source,) = sources[mounts[directory]]
+        produced = source.get("podCertificate", {}).get("credentialBundlePath") or source.get(
+            "clusterTrustBundle", {}
+        ).get("path")
+        assert produced == file
+        if "clusterTrustBundle" in source:
+            labels = source["clusterTrustBundle"]["labelSelector"]["matchLabels"]
+            signer = source["clusterTrustBundle"]["signerName"]
+            assert labels[f"{signer.split('/')[1]}.row-major.net/canarying"] == "live"
+
+
+def test_spiffe_mtls_pins_both_identities() -> None:
+    docs = load("example-manifests")
+    ids = {
+        name: parse_args(
+            find(docs, "Deployment", name, "spiffe-mtls")["spec"]["template"]["spec"]["containers"][
+                0
+            ]["args"]
+        )
+        for name in ("server", "client")
+    }
+    assert ids["server"]["allowed_client_id"] == (
+        "spiffe://cluster.local/ns/spiffe-mtls/sa/client",
+    )
+    assert ids["client"]["server_spiffe_id"] == "spiffe://cluster.local/ns/spiffe-mtls/sa/server"
+
+
+def test_kind_configs() -> None:
+    old = yaml.safe_load((ROOT / "kind/kind-config-1.35.yaml").read_text())
+    assert old["featureGates"] == {
+        "PodCertificateRequest": True,
+        "ClusterTrustBundle": True,
+        "ClusterTrustBundleProjection": True,
+    }
+    assert set(old["runtimeConfig"].values()) == {"true"}
+    for config in (old, yaml.safe_load((ROOT / "kind/kind-config.yaml").read_text())):
+        assert config["apiVersion"] == "kind.x-k8s.io/v1alpha4"
+        assert [n["role"] for n in config["nodes"]] == ["control-plane", "worker"]
