@@ -72,7 +72,6 @@ class ServicePort:
     namespace: str
     name: str
     port: int
-    target_port: int
     selector: Mapping[str, str]
 
     @property
@@ -87,13 +86,11 @@ def service_ports(docs: Iterable[JSON]) -> list[ServicePort]:
             continue
         spec, meta = doc.get("spec") or {}, doc["metadata"]
         for port in spec.get("ports") or []:
-            target = port.get("targetPort", port["port"])
             ports.append(
                 ServicePort(
                     namespace=meta.get("namespace", "default"),
                     name=meta["name"],
                     port=int(port["port"]),
-                    target_port=int(target),
                     selector=spec.get("selector") or {},
                 )
             )

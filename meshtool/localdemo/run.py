@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from meshtool.clock import SystemClock
@@ -41,6 +42,11 @@ class Demo:
         self.workdir = Path(tempfile.mkdtemp(prefix="meshtool-demo-"))
         self.servers: list[scenarios.Server] = []
         self.controllers: list[ControllerProcess] = []
+        self.rerun: tuple[
+            list[manifests.Workload],
+            list[manifests.ServicePort],
+            Callable[[manifests.Workload], Path],
+        ] = ([], [], lambda w: Path())
 
     async def run(self) -> bool:
         say(f"starting kube-apiserver {self.version} and etcd (work dir {self.workdir})")
@@ -75,6 +81,9 @@ class Demo:
                 async with sim:
                     ok = await self._scenarios(admin, sim)
                     ok = await self._refresh(sim) and ok
+                    say("kubectl get podcertificaterequests -A / clustertrustbundles")
+                    print(kubectl("get", "podcertificaterequests", "-A"), end="")
+                    print(kubectl("get", "clustertrustbundles", "--show-labels"), end="")
                     if self.keep_running:
                         await self._linger(cp)
         return ok
@@ -92,6 +101,7 @@ class Demo:
             return sim.root_dir / w.namespace / w.pod_name
 
         services = manifests.service_ports(docs)
+        self.rerun = (workloads, services, pod_dir)
         self.servers = [
             scenarios.start_server(w, pod_dir(w), self.workdir) for w in workloads if _is_server(w)
         ]
@@ -131,12 +141,21 @@ class Demo:
             await asyncio.sleep(0.2)
         same_process = server.child.alive
         changed = after.serial_number != before.serial_number
-        mark = "PASS" if changed and same_process else "FAIL"
-        print(f"\n[{mark}] certificate refresh")
+        verified = await self._client_again(w.namespace)
+        ok = changed and same_process and verified
+        print(f"\n[{'PASS' if ok else 'FAIL'}] certificate refresh")
         print(f"    server pid {server.child.pid} (same process: {same_process})")
         print(f"    serial before: {before.serial_number:x}")
         print(f"    serial after:  {after.serial_number:x}")
-        return changed and same_process
+        print(f"    {'ok  ' if verified else 'FAIL'} client verifies the new certificate")
+        return ok
+
+    async def _client_again(self, namespace: str) -> bool:
+        workloads, services, pod_dir = self.rerun
+        servers = [s for s in self.servers if s.workload.namespace == namespace]
+        clients = [w for w in workloads if w.namespace == namespace and not _is_server(w)]
+        outcome = await scenarios.check_namespace(namespace, servers, clients, services, pod_dir)
+        return outcome.passed
 
     async def _linger(self, cp: ControlPlane) -> None:
         print(f"\nThe local cluster keeps running. kubeconfig: {cp.kubeconfig}")
