@@ -12,7 +12,9 @@ API's answer to an outcome:
     409 Conflict   -> re-read the object: terminal now means another replica answered (done);
                       otherwise the caller decides again on the fresh object
     404 Not Found  -> the request is gone (cleaned up, or its pod deleted): done
-    403 Forbidden  -> Warning Event + metric, then raise: retried with backoff
+    403 Forbidden, or 422 "not permitted to sign" (how the apiserver reports a missing `sign`
+                   permission on a status write) -> Warning Event + metric, then raise:
+                   retried with backoff, as RBAC may be fixed
     anything else  -> raise: retried with backoff
 """
 
@@ -148,7 +150,7 @@ class StatusWriter:
             metrics.STATUS_WRITES.labels(signer=cached.signer_name, result="conflict").inc()
             return await self._reread(cached)
         metrics.STATUS_WRITES.labels(signer=cached.signer_name, result="error").inc()
-        if isinstance(exc, errors.Forbidden):
+        if _permission_problem(exc):
             await self.warn(cached, "Forbidden", f"status update refused: {exc.message}")
         raise exc
 
@@ -181,6 +183,12 @@ class StatusWriter:
         await self._recorder.post(
             _reference(cached), type_="Warning", reason=reason, action="Sign", note=message
         )
+
+
+def _permission_problem(exc: errors.ApiError) -> bool:
+    return isinstance(exc, errors.Forbidden) or (
+        isinstance(exc, errors.Invalid) and 'not permitted to "sign"' in exc.message
+    )
 
 
 def _summary(decision: decisions.Decision) -> str:

@@ -122,10 +122,19 @@ async def test_gone_request_is_done(key):
     assert await writer_for(client, clock).write(cached, denied) is status.Outcome.DONE
 
 
-async def test_forbidden_posts_a_warning_and_raises_for_backoff(key):
+@pytest.mark.parametrize(
+    "error",
+    [
+        errors.Forbidden(403, {"message": "no sign verb"}),
+        errors.Invalid(
+            422, {"message": 'User "x" is not permitted to "sign" for signer: no sign verb'}
+        ),
+    ],
+)
+async def test_missing_permission_posts_a_warning_and_raises_for_backoff(key, error):
     clock = FakeClock(T0)
-    client = FakeClient(replace_error=errors.Forbidden(403, {"message": "no sign verb"}))
-    with pytest.raises(errors.Forbidden):
+    client = FakeClient(replace_error=error)
+    with pytest.raises(type(error)):
         await writer_for(client, clock).write(
             status.cached_pcr(pcr_object(key)), issued(key, clock)
         )
