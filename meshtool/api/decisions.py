@@ -20,6 +20,7 @@ INVALID_USER_ANNOTATIONS = "InvalidUnverifiedUserAnnotations"
 INVALID_REQUEST = "InvalidRequest"
 IDENTITY_MISMATCH = "IdentityMismatch"
 NO_MATCHING_SERVICE = "NoMatchingService"
+POD_NOT_FOUND = "PodNotFound"
 CA_UNAVAILABLE = "CANotUsable"
 ISSUED_REASON = "Issued"
 

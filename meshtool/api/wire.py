@@ -1,0 +1,121 @@
+"""The JSON shapes meshtool exchanges with kube-apiserver, and the metav1.Time encoding.
+
+The TypedDicts describe what we *write* (status bodies, ClusterTrustBundles) and document what
+we read. Parsers take `Mapping[str, object]` instead, because incoming JSON is untrusted until
+checked field by field; typing it as a TypedDict would let the type checker believe it.
+
+Byte fields (`stubPKCS10Request`, `pkixPublicKey`, `proofOfPossession`) are standard base64
+with padding. metav1.Time is RFC 3339 in UTC with a `Z` and no fraction; the PCR status rules
+compare times to the second, so `format_time` refuses nothing but always drops the fraction,
+and callers must hand it whole-second datetimes where exact equality matters.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal, NotRequired, TypedDict
+
+GROUP = "certificates.k8s.io"
+PCR_KIND = "PodCertificateRequest"
+CTB_KIND = "ClusterTrustBundle"
+DEFAULT_MAX_EXPIRATION_SECONDS = 86400
+_TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+class ObjectMeta(TypedDict, total=False):
+    name: str
+    namespace: str
+    uid: str
+    resourceVersion: str
+    creationTimestamp: str
+    labels: dict[str, str]
+    annotations: dict[str, str]
+
+
+ConditionType = Literal["Issued", "Denied", "Failed"]
+
+
+class Condition(TypedDict):
+    type: ConditionType
+    status: Literal["True"]
+    reason: str
+    message: str
+    lastTransitionTime: str
+
+
+class PCRSpec(TypedDict, total=False):
+    signerName: str
+    podName: str
+    podUID: str
+    serviceAccountName: str
+    serviceAccountUID: str
+    nodeName: str
+    nodeUID: str
+    maxExpirationSeconds: int
+    pkixPublicKey: str
+    """v1alpha1, v1beta1 (deprecated from 1.36); absent in v1."""
+    proofOfPossession: str
+    stubPKCS10Request: str | None
+    """v1beta1 from 1.36 (may be null on old objects) and v1."""
+    unverifiedUserAnnotations: dict[str, str]
+    """v1beta1 and v1; absent in v1alpha1."""
+
+
+class PCRStatus(TypedDict):
+    conditions: list[Condition]
+    certificateChain: NotRequired[str]
+    notBefore: NotRequired[str]
+    notAfter: NotRequired[str]
+    beginRefreshAt: NotRequired[str]
+
+
+class PodCertificateRequest(TypedDict, total=False):
+    apiVersion: str
+    kind: str
+    metadata: ObjectMeta
+    spec: PCRSpec
+    status: PCRStatus
+
+
+class CTBMeta(TypedDict):
+    name: str
+    labels: dict[str, str]
+
+
+class CTBSpec(TypedDict):
+    signerName: str
+    trustBundle: str
+
+
+class ClusterTrustBundle(TypedDict):
+    apiVersion: str
+    kind: str
+    metadata: CTBMeta
+    spec: CTBSpec
+
+
+def format_time(t: dt.datetime) -> str:
+    """`2026-01-01T00:00:00Z`; aware datetimes are converted to UTC, naive ones rejected."""
+    if t.tzinfo is None:
+        raise ValueError(f"naive datetime {t!r}: metav1.Time needs a timezone")
+    return t.astimezone(dt.UTC).strftime(_TIME_FORMAT)
+
+
+def parse_time(text: str) -> dt.datetime:
+    """Parse a metav1.Time; the canonical form is fast-pathed, other RFC 3339 forms accepted."""
+    try:
+        return dt.datetime.strptime(text, _TIME_FORMAT).replace(tzinfo=dt.UTC)
+    except ValueError:
+        parsed = dt.datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        raise ValueError(f"{text!r} has no timezone")
+    return parsed.astimezone(dt.UTC)
+
+
+def is_canonical_time(text: str) -> bool:
+    """True for exactly `YYYY-MM-DDTHH:MM:SSZ` (whole seconds, UTC)."""
+    try:
+        dt.datetime.strptime(text, _TIME_FORMAT)
+    except ValueError:
+        return False
+    return len(text) == 20

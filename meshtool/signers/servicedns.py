@@ -1,0 +1,113 @@
+"""The service-dns signer: serving certificates for the Services that select a pod.
+
+A pod gets one DNS SAN `<service>.<namespace>.svc` for every Service in its namespace that
+selects it: the Service uses a selector (type ClusterIP, NodePort or LoadBalancer; an empty
+type means ClusterIP), its selector is non-empty, and every selector pair is among the pod's
+labels. ExternalName and selector-less Services never count: they select no pods, so they vouch
+for none. The names are sorted and unique; the Subject is empty; the EKU is serverAuth only.
+
+The pod comes from the cluster view, which may lag the request: a missing pod, or one with a
+different UID (recreated under the same name), is `NotYet`. So is a pod that no Service selects
+yet (`NoMatchingService`): Services are often created after their pods.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, ClassVar
+
+from cryptography.x509.oid import ExtendedKeyUsageOID
+
+from meshtool.api import decisions, types
+from meshtool.pki import issue
+from meshtool.signers import names, policy
+from meshtool.signers.base import ClusterView
+
+if TYPE_CHECKING:
+    from meshtool.clock import Clock
+    from meshtool.pki.capool import CAPool
+
+SELECTING_TYPES = frozenset({"", "ClusterIP", "NodePort", "LoadBalancer"})
+_RETRY_AFTER = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceDnsSigner:
+    signer_name: str = names.SERVICE_DNS
+    keys: policy.KeyPolicy = field(default_factory=policy.KeyPolicy)
+    lifetime: issue.LifetimePolicy = field(default_factory=issue.LifetimePolicy)
+
+    ANNOTATIONS: ClassVar[policy.Annotations] = policy.NO_ANNOTATIONS
+    """Documented unverifiedUserAnnotations keys: none yet."""
+
+    def decide(
+        self,
+        request: types.PodCertRequest,
+        *,
+        view: ClusterView,
+        pool: CAPool,
+        clock: Clock,
+    ) -> decisions.Decision:
+        accepted = policy.check(
+            request, keys=self.keys, signer_name=self.signer_name, annotations=self.ANNOTATIONS
+        )
+        if isinstance(accepted, decisions.Denied):
+            return accepted
+        dns_names = _dns_names(request, view)
+        if isinstance(dns_names, decisions.NotYet):
+            return dns_names
+        profile = issue.LeafProfile(
+            dns_names=dns_names, extended_key_usages=(ExtendedKeyUsageOID.SERVER_AUTH,)
+        )
+        return policy.sign(
+            request,
+            accepted,
+            profile=profile,
+            pool=pool,
+            clock=clock,
+            lifetime=self.lifetime,
+            summary=", ".join(dns_names),
+        )
+
+
+def _dns_names(
+    request: types.PodCertRequest, view: ClusterView
+) -> tuple[str, ...] | decisions.NotYet:
+    """The names for the request's pod, or why there are none yet."""
+    pod = view.pod(request.namespace, request.pod_name)
+    if pod is None or pod.uid != request.pod_uid:
+        return decisions.NotYet(
+            decisions.POD_NOT_FOUND,
+            f"pod {request.namespace}/{request.pod_name} (uid {request.pod_uid}) "
+            "is not in the cache yet",
+            _RETRY_AFTER,
+        )
+    found = service_dns_names(pod, view.services(request.namespace))
+    if not found:
+        return decisions.NotYet(
+            decisions.NO_MATCHING_SERVICE,
+            f"no Service in namespace {pod.namespace} selects pod {pod.name}",
+            _RETRY_AFTER,
+        )
+    return found
+
+
+def service_dns_names(pod: types.PodView, services: Iterable[types.ServiceView]) -> tuple[str, ...]:
+    """`<service>.<namespace>.svc` for each Service selecting `pod`, sorted and unique."""
+    return tuple(
+        sorted(
+            {
+                f"{svc.name}.{svc.namespace}.svc"
+                for svc in services
+                if svc.namespace == pod.namespace and selects(svc, pod.labels)
+            }
+        )
+    )
+
+
+def selects(service: types.ServiceView, labels: Mapping[str, str]) -> bool:
+    selector = service.selector
+    if service.type not in SELECTING_TYPES or not selector:
+        return False
+    return all(labels.get(key) == value for key, value in selector.items())

@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import pytest
+
+from meshtool.api.types import NodeView, PodView, ServiceAccountView, ServiceView
+from meshtool.clock import FakeClock
+from meshtool.pki import capool
+
+T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+
+
+@dataclass
+class FakeView:
+    """An in-memory `ClusterView`."""
+
+    pods: list[PodView] = field(default_factory=list)
+    service_list: list[ServiceView] = field(default_factory=list)
+
+    def pod(self, namespace: str, name: str) -> PodView | None:
+        return next((p for p in self.pods if (p.namespace, p.name) == (namespace, name)), None)
+
+    def services(self, namespace: str) -> Iterable[ServiceView]:
+        return [s for s in self.service_list if s.namespace == namespace]
+
+    def service_account(self, namespace: str, name: str) -> ServiceAccountView | None:
+        return None
+
+    def node(self, name: str) -> NodeView | None:
+        return None
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(T0)
+
+
+@pytest.fixture(scope="session")
+def pools() -> dict[str, capool.CAPool]:
+    """One pool per CA key type, created at T0 (valid a year)."""
+    clock = FakeClock(T0)
+    return {
+        key_type: capool.new_pool(
+            ca_id=f"ca-{key_type}", name="test", key_type=key_type, clock=clock
+        )
+        for key_type in capool.KEY_TYPES
+    }
