@@ -1,20 +1,48 @@
 """The one module that speaks HTTP to kube-apiserver.
 
-CONTRACT (being implemented): method signatures below are fixed; bodies are filled in by the
-kube work item. Objects are plain JSON dicts (no generated models: they reject legacy v1beta1
-PodCertificateRequests). Errors are `meshtool.kube.errors` types.
+`KubeClient` sends raw JSON requests over an httpx2 pool built by `kube.config` (lightkube's
+config layer) and hands back plain dicts: no generated models, because they reject legacy
+v1beta1 PodCertificateRequests and cost a full decode per watch event. Responses and watch
+lines are decoded with msgspec.
+
+Invariants:
+- every request (watch starts included) first takes a token from the client-side rate limiter;
+- every HTTP error answer becomes an `errors.ApiError` subclass via `errors.from_status`, and
+  every httpx2 failure becomes `errors.TransportError` chained with `from`;
+- writes carry `fieldManager=meshtool`; request bodies are never logged;
+- `watch` yields events until the server ends the stream and never restarts by itself: an
+  expired resourceVersion raises `errors.Gone` so the caller (the informer) relists.
 """
 
 from __future__ import annotations
 
 import builtins
+import logging
+import os
 from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import httpx2
+import msgspec
+
+from meshtool.kube import config, errors
+from meshtool.kube.ratelimit import TokenBucket
 from meshtool.kube.resources import Resource
 
 JSON = dict[str, Any]
+FIELD_MANAGER = "meshtool"
+PATCH_CONTENT_TYPES = {
+    "merge": "application/merge-patch+json",
+    "strategic": "application/strategic-merge-patch+json",
+    "json": "application/json-patch+json",
+    "apply": "application/apply-patch+yaml",  # JSON is YAML
+}
+DELETE_OPTIONS: JSON = {"apiVersion": "v1", "kind": "DeleteOptions"}
+
+log = logging.getLogger(__name__)
+_decode_object = msgspec.json.Decoder(dict[str, Any]).decode
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,27 +58,67 @@ class WatchEvent:
     object: JSON
 
 
+class _WireEvent(msgspec.Struct):
+    type: str
+    object: dict[str, Any]
+
+
+_decode_event = msgspec.json.Decoder(_WireEvent).decode
+
+
 class KubeClient:
+    def __init__(
+        self,
+        http: httpx2.AsyncClient,
+        *,
+        qps: float = 50.0,
+        burst: int = 100,
+        pool: config.PoolSettings | None = None,
+    ) -> None:
+        self._http = http
+        self._pool = pool or config.PoolSettings()
+        self.limiter = TokenBucket(qps, burst)
+
     @classmethod
     def from_kubeconfig(
         cls,
-        path: str | None = None,
+        path: str | os.PathLike[str] | None = None,
         *,
         context: str | None = None,
         qps: float = 50.0,
         burst: int = 100,
+        pool: config.PoolSettings | None = None,
     ) -> KubeClient:
-        raise NotImplementedError
+        pool = pool or config.PoolSettings()
+        http = config.http_client(config.from_kubeconfig(path, context), pool)
+        return cls(http, qps=qps, burst=burst, pool=pool)
 
     @classmethod
-    def in_cluster(cls, *, qps: float = 50.0, burst: int = 100) -> KubeClient:
-        raise NotImplementedError
+    def in_cluster(
+        cls, *, qps: float = 50.0, burst: int = 100, pool: config.PoolSettings | None = None
+    ) -> KubeClient:
+        pool = pool or config.PoolSettings()
+        return cls(config.http_client(config.in_cluster(), pool), qps=qps, burst=burst, pool=pool)
+
+    @property
+    def server(self) -> str:
+        return str(self._http.base_url).rstrip("/")
+
+    async def __aenter__(self) -> KubeClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
 
     async def aclose(self) -> None:
-        raise NotImplementedError
+        await self._http.aclose()
 
     async def get(self, resource: Resource, name: str, *, namespace: str | None = None) -> JSON:
-        raise NotImplementedError
+        return await self._request("GET", resource.path(namespace, name))
+
+    async def get_path(self, path: str) -> JSON:
+        """GET any JSON path, e.g. "/version" or "/apis"."""
+        return await self._request("GET", path)
 
     async def list(
         self,
@@ -61,9 +129,20 @@ class KubeClient:
         field_selector: str | None = None,
         limit: int = 500,
     ) -> ListResult:
-        raise NotImplementedError
+        """All pages of a list; items get the `apiVersion`/`kind` the server leaves out."""
+        params = _selectors(label_selector, field_selector) | {"limit": str(limit)}
+        items: builtins.list[JSON] = []
+        resource_version = ""
+        while True:
+            page = await self._request("GET", resource.path(namespace), params=params)
+            meta = page.get("metadata") or {}
+            resource_version = resource_version or str(meta.get("resourceVersion", ""))
+            items.extend(_with_kind(page.get("items") or [], resource, page.get("kind", "")))
+            if not meta.get("continue"):
+                return ListResult(items, resource_version)
+            params["continue"] = str(meta["continue"])
 
-    def watch(
+    async def watch(
         self,
         resource: Resource,
         *,
@@ -73,10 +152,20 @@ class KubeClient:
         field_selector: str | None = None,
         timeout_seconds: int = 300,
     ) -> AsyncIterator[WatchEvent]:
-        raise NotImplementedError
+        params = _selectors(label_selector, field_selector) | {
+            "watch": "1",
+            "allowWatchBookmarks": "true",
+            "resourceVersion": resource_version,
+            "timeoutSeconds": str(timeout_seconds),
+        }
+        what = f"WATCH {resource.path(namespace)}"
+        async with self._stream(resource.path(namespace), params, what) as lines:
+            async for line in lines:
+                if line:
+                    yield _watch_event(line, what)
 
     async def create(self, resource: Resource, body: JSON, *, namespace: str | None = None) -> JSON:
-        raise NotImplementedError
+        return await self._request("POST", resource.path(namespace), body=body, write=True)
 
     async def replace(
         self,
@@ -87,7 +176,8 @@ class KubeClient:
         namespace: str | None = None,
         subresource: str | None = None,
     ) -> JSON:
-        raise NotImplementedError
+        path = resource.path(namespace, name, subresource)
+        return await self._request("PUT", path, body=body, write=True)
 
     async def patch(
         self,
@@ -99,7 +189,15 @@ class KubeClient:
         subresource: str | None = None,
         patch_type: str = "merge",
     ) -> JSON:
-        raise NotImplementedError
+        """Patch; `patch_type` is merge, strategic, json or apply (server-side apply, forced)."""
+        if patch_type not in PATCH_CONTENT_TYPES:
+            raise ValueError(f"unknown patch type {patch_type!r}")
+        params = {"force": "true"} if patch_type == "apply" else {}
+        headers = {"Content-Type": PATCH_CONTENT_TYPES[patch_type]}
+        path = resource.path(namespace, name, subresource)
+        return await self._request(
+            "PATCH", path, body=body, params=params, headers=headers, write=True
+        )
 
     async def delete(
         self,
@@ -109,10 +207,116 @@ class KubeClient:
         namespace: str | None = None,
         uid: str | None = None,
     ) -> None:
-        raise NotImplementedError
+        """Delete; with `uid`, only that incarnation of the object (else errors.Conflict)."""
+        body = DELETE_OPTIONS | ({"preconditions": {"uid": uid}} if uid else {})
+        await self._request("DELETE", resource.path(namespace, name), body=body)
 
     async def served_resources(self, group_version: str) -> set[str] | None:
-        raise NotImplementedError
+        """Resource names (with subresources, e.g. "pods/status") served for a group/version."""
+        path = f"/apis/{group_version}" if "/" in group_version else f"/api/{group_version}"
+        try:
+            doc = await self._request("GET", path)
+        except errors.NotFound:
+            return None
+        return {str(r["name"]) for r in doc.get("resources") or []}
 
     async def healthy(self) -> bool:
-        raise NotImplementedError
+        """Whether /readyz (or /healthz on servers without it) answers 200. Never raises."""
+        for path in ("/readyz", "/healthz"):
+            try:
+                response = await self._http.get(path)
+            except httpx2.HTTPError:
+                return False
+            if response.status_code != 404:
+                return response.status_code == 200
+        return False
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        body: JSON | builtins.list[JSON] | None = None,
+        headers: Mapping[str, str] | None = None,
+        write: bool = False,
+    ) -> JSON:
+        what = f"{method} {path}"
+        if write:
+            params = {**(params or {}), "fieldManager": FIELD_MANAGER}
+        content = msgspec.json.encode(body) if body is not None else None
+        hdrs = {"Content-Type": "application/json", **(headers or {})} if content else headers
+        await self.limiter.acquire()
+        try:
+            response = await self._http.request(
+                method, path, params=params, content=content, headers=hdrs
+            )
+        except httpx2.HTTPError as exc:
+            raise errors.TransportError(f"{what}: {exc!r}") from exc
+        if response.status_code >= 400:
+            raise _api_error(response.status_code, response.content, what)
+        return _decode(response.content, what)
+
+    @asynccontextmanager
+    async def _stream(
+        self, path: str, params: Mapping[str, str], what: str
+    ) -> AsyncIterator[AsyncIterator[str]]:
+        await self.limiter.acquire()
+        try:
+            async with self._http.stream(
+                "GET", path, params=params, timeout=self._pool.watch_timeout
+            ) as response:
+                if response.status_code >= 400:
+                    raise _api_error(response.status_code, await response.aread(), what)
+                yield response.aiter_lines()
+        except httpx2.HTTPError as exc:
+            raise errors.TransportError(f"{what}: {exc!r}") from exc
+
+
+def _selectors(label_selector: str | None, field_selector: str | None) -> dict[str, str]:
+    params = {}
+    if label_selector:
+        params["labelSelector"] = label_selector
+    if field_selector:
+        params["fieldSelector"] = field_selector
+    return params
+
+
+def _with_kind(
+    items: builtins.list[JSON], resource: Resource, list_kind: str
+) -> builtins.list[JSON]:
+    kind = list_kind.removesuffix("List")
+    for item in items:
+        item.setdefault("apiVersion", resource.api_version)
+        if kind:
+            item.setdefault("kind", kind)
+    return items
+
+
+def _decode(content: bytes, what: str) -> JSON:
+    if not content:
+        return {}
+    try:
+        return _decode_object(content)
+    except msgspec.DecodeError as exc:
+        raise errors.TransportError(f"{what}: response is not a JSON object: {exc}") from exc
+
+
+def _api_error(code: int, content: bytes, what: str) -> errors.ApiError:
+    try:
+        status: JSON | None = _decode_object(content)
+    except msgspec.DecodeError:
+        text = content[:200].decode("utf-8", "replace").strip()
+        status = {"message": text} if text else None
+    return errors.from_status(code, status, what=what)
+
+
+def _watch_event(line: str, what: str) -> WatchEvent:
+    try:
+        event = _decode_event(line)
+    except msgspec.DecodeError as exc:
+        raise errors.TransportError(f"{what}: malformed watch event: {exc}") from exc
+    if event.type == "ERROR":
+        code = int(event.object.get("code") or 500)
+        raise errors.from_status(code, event.object, what=what)
+    return WatchEvent(event.type, event.object)

@@ -1,0 +1,98 @@
+"""Where the API server is and how we authenticate to it, turned into an HTTP connection pool.
+
+We reuse lightkube's public config layer instead of writing a kubeconfig parser: `KubeConfig`
+reads kubeconfig files and in-cluster service account files, and `ConnectionParams` turns one
+selected context into httpx2 client arguments (base URL, TLS context with client certificate,
+bearer / token-file / exec auth). We add what lightkube does not set: the pool size, timeouts
+and our User-Agent. Nothing here sends a request.
+
+`$KUBECONFIG` may hold a colon-separated list; unlike kubectl we do not merge files, we take
+the first one that exists. Configuration problems raise `ConfigError` (not retryable).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx2
+from lightkube.config.client_adapter import ConnectionParams
+from lightkube.config.kubeconfig import KubeConfig
+from lightkube.core.exceptions import ConfigError as _LightkubeConfigError
+
+import meshtool
+from meshtool.kube import errors
+
+DEFAULT_KUBECONFIG = "~/.kube/config"
+USER_AGENT = f"meshtool/{meshtool.__version__}"
+
+
+class ConfigError(errors.KubeError):
+    retryable = False
+
+
+@dataclass(frozen=True, slots=True)
+class PoolSettings:
+    """HTTP pool settings. Watches hold a connection each, hence room above `concurrency`."""
+
+    concurrency: int = 64
+    """Concurrent ordinary requests we expect (worker count); all get a kept-alive connection."""
+    watch_connections: int = 32
+    request_timeout: float = 30.0
+    connect_timeout: float = 10.0
+
+    @property
+    def limits(self) -> httpx2.Limits:
+        return httpx2.Limits(
+            max_connections=self.concurrency + self.watch_connections,
+            max_keepalive_connections=self.concurrency,
+        )
+
+    @property
+    def timeout(self) -> httpx2.Timeout:
+        return httpx2.Timeout(self.request_timeout, connect=self.connect_timeout)
+
+    @property
+    def watch_timeout(self) -> httpx2.Timeout:
+        """No read timeout: a quiet watch is not a dead one (the server ends it itself)."""
+        return httpx2.Timeout(self.request_timeout, connect=self.connect_timeout, read=None)
+
+
+def kubeconfig_path(path: str | os.PathLike[str] | None = None) -> Path:
+    """The kubeconfig file to use: `path`, else the first existing `$KUBECONFIG` entry, else ~."""
+    if path is not None:
+        return Path(path).expanduser()
+    entries = [e for e in os.environ.get("KUBECONFIG", "").split(os.pathsep) if e]
+    for entry in entries:
+        if Path(entry).expanduser().is_file():
+            return Path(entry).expanduser()
+    return Path(entries[0] if entries else DEFAULT_KUBECONFIG).expanduser()
+
+
+def from_kubeconfig(path: str | os.PathLike[str] | None, context: str | None) -> Any:
+    """The lightkube `SingleConfig` for `context` (default: current-context) of a kubeconfig."""
+    try:
+        return KubeConfig.from_file(kubeconfig_path(path)).get(context)
+    except (_LightkubeConfigError, KeyError, TypeError) as exc:
+        raise ConfigError(f"kubeconfig {kubeconfig_path(path)}: {exc}") from exc
+
+
+def in_cluster() -> Any:
+    """The `SingleConfig` of the pod's service account (token file re-read on rotation)."""
+    try:
+        return KubeConfig.from_service_account().get()
+    except (_LightkubeConfigError, KeyError) as exc:
+        raise ConfigError(f"in-cluster config: {exc}") from exc
+
+
+def http_client(single_config: Any, pool: PoolSettings) -> httpx2.AsyncClient:
+    """An httpx2 client for one config: base URL, TLS and auth from lightkube, pool from us."""
+    try:
+        params = ConnectionParams(timeout=pool.timeout).httpx_params(single_config)
+    except (_LightkubeConfigError, OSError, AssertionError) as exc:
+        raise ConfigError(f"cluster {single_config.cluster.server}: {exc}") from exc
+    return httpx2.AsyncClient(
+        **params, limits=pool.limits, headers={"User-Agent": USER_AGENT}, follow_redirects=False
+    )

@@ -1,0 +1,108 @@
+"""Finding (and if need be building) kube-apiserver, etcd and kubectl for a Kubernetes minor.
+
+Lookup order, like envtest:
+1. `$KUBEBUILDER_ASSETS`: a folder that already holds the three binaries (any version: the
+   caller is trusted to point at the right one);
+2. the build cache `${XDG_CACHE_HOME:-~/.cache}/meshtool/k8s/<full version>/`, complete when
+   its `stamp` file and all binaries exist;
+3. otherwise `hack/k8s-binaries.sh <minor>` builds them from the Go module proxy (minutes on a
+   cold cache). The repo root is `$MESHTOOL_REPO_ROOT` or found relative to this package.
+
+`BinariesUnavailable` means "cannot even try" (no Go, no build script); callers may skip on it
+outside CI. `BuildFailed` means the build ran and failed, which is always an error.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+FULL_VERSIONS = {"1.34": "v1.34.4", "1.35": "v1.35.4", "1.36": "v1.36.3", "1.37": "v1.37.2"}
+BINARIES = ("kube-apiserver", "etcd", "kubectl")
+BUILD_SCRIPT = "hack/k8s-binaries.sh"
+
+
+class BinariesUnavailable(RuntimeError):
+    pass
+
+
+class BuildFailed(RuntimeError):
+    pass
+
+
+def full_version(minor: str) -> str:
+    try:
+        return FULL_VERSIONS[minor]
+    except KeyError:
+        known = ", ".join(FULL_VERSIONS)
+        raise BinariesUnavailable(
+            f"unknown Kubernetes version {minor!r} (known: {known})"
+        ) from None
+
+
+def cache_dir(minor: str) -> Path:
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "meshtool" / "k8s" / full_version(minor)
+
+
+def is_complete(folder: Path) -> bool:
+    return all((folder / name).is_file() for name in BINARIES)
+
+
+def locate(minor: str, *, build: bool = True) -> Path:
+    """The folder with kube-apiserver, etcd and kubectl for `minor` (e.g. "1.37")."""
+    assets = os.environ.get("KUBEBUILDER_ASSETS")
+    if assets:
+        if not is_complete(Path(assets)):
+            raise BinariesUnavailable(f"KUBEBUILDER_ASSETS={assets} lacks one of {BINARIES}")
+        return Path(assets)
+    folder = cache_dir(minor)
+    if (folder / "stamp").is_file() and is_complete(folder):
+        return folder
+    if not build:
+        raise BinariesUnavailable(f"no binaries for {minor} in {folder}")
+    _build(minor)
+    if not is_complete(folder):
+        raise BuildFailed(f"{BUILD_SCRIPT} {minor} succeeded but {folder} is incomplete")
+    return folder
+
+
+def repo_root() -> Path | None:
+    candidates = [os.environ.get("MESHTOOL_REPO_ROOT"), Path(__file__).resolve().parents[2]]
+    for candidate in candidates:
+        if candidate and (Path(candidate) / BUILD_SCRIPT).is_file():
+            return Path(candidate)
+    return None
+
+
+def _build(minor: str) -> None:
+    root = repo_root()
+    if root is None:
+        raise BinariesUnavailable(
+            f"no binaries for Kubernetes {minor} and no {BUILD_SCRIPT} to build them "
+            "(set KUBEBUILDER_ASSETS, or MESHTOOL_REPO_ROOT to a meshtool checkout)"
+        )
+    if shutil.which("go") is None:
+        raise BinariesUnavailable(
+            f"no binaries for Kubernetes {minor} and Go is not installed to build them"
+        )
+    _stream([str(root / BUILD_SCRIPT), minor], minor)
+
+
+def _stream(command: list[str], minor: str) -> None:
+    """Run the build, echoing its progress lines to stderr as they come."""
+    tail: list[str] = []
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+    ) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            sys.stderr.write(line)
+            sys.stderr.flush()
+            tail = [*tail[-39:], line]
+    if proc.returncode != 0:
+        output = "".join(tail)
+        raise BuildFailed(f"building Kubernetes {minor} failed ({proc.returncode}):\n{output}")

@@ -1,0 +1,91 @@
+"""Child processes of the test harness (etcd, kube-apiserver) that must never outlive it.
+
+Each child runs in its own session, hence its own process group (pgid == pid), with stdout
+and stderr in a log file. `stop()` sends SIGTERM to the whole group, waits, then SIGKILLs.
+Every group ever started is remembered: an atexit hook kills the ones still running (a test
+run interrupted with Ctrl-C still cleans up), and `leftovers()` lists any process of those
+groups that `ps` still shows, which the pytest plugin turns into a session failure.
+A SIGKILL of the Python process itself cannot be handled; `ps -eo pid,pgid,args` finds those.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import signal
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+
+STOP_TIMEOUT = 10.0
+LOG_TAIL_LINES = 40
+
+_started_groups: set[int] = set()
+_running: dict[int, Child] = {}
+
+
+class Child:
+    def __init__(self, name: str, args: Sequence[str], log_path: Path) -> None:
+        self.name = name
+        self.log_path = log_path
+        with log_path.open("ab") as log:
+            self.popen = subprocess.Popen(
+                list(args),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self.pid = self.popen.pid
+        _started_groups.add(self.pid)
+        _running[self.pid] = self
+
+    @property
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def log_tail(self, lines: int = LOG_TAIL_LINES) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError as exc:
+            return f"(no log: {exc})"
+        return "\n".join(text.splitlines()[-lines:])
+
+    def stop(self, timeout: float = STOP_TIMEOUT) -> None:
+        """SIGTERM the process group, SIGKILL it after `timeout`, and reap the child."""
+        self._signal(signal.SIGTERM)
+        try:
+            self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self._signal(signal.SIGKILL)
+            self.popen.wait()
+        # Anything else left in the group (there should be nothing) goes too.
+        self._signal(signal.SIGKILL)
+        _running.pop(self.pid, None)
+
+    def _signal(self, sig: signal.Signals) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, sig)
+
+
+def leftovers() -> list[str]:
+    """`ps` lines of processes still alive in any group this Python process started."""
+    if not _started_groups:
+        return []
+    out = subprocess.run(
+        ["ps", "-eo", "pid,pgid,stat,args"], capture_output=True, text=True, check=True
+    ).stdout
+    found = []
+    for line in out.splitlines()[1:]:
+        fields = line.split(None, 3)
+        # Zombies are already dead; they only wait for their parent to reap them.
+        if len(fields) >= 3 and int(fields[1]) in _started_groups and "Z" not in fields[2]:
+            found.append(line.strip())
+    return found
+
+
+@atexit.register
+def _kill_all() -> None:
+    for child in list(_running.values()):
+        child.stop(timeout=2.0)
