@@ -18,9 +18,10 @@ Hot reload. Every accepted socket gets an `SSL.Connection` on `TlsSource.current
 time and is handshaken on its own thread. The `ServerTls` it was accepted with (context and
 trust anchors) stays with the connection, so open keep-alive connections keep the credentials
 and the bundle they started with while new connections get new ones. A poller thread refreshes
-the source every `reload_interval` seconds. Session tickets and the session cache are off, so
-no connection skips the handshake: each authenticates against the bundle current when it
-connects.
+the source every `reload_interval` seconds. Session tickets (`OP_NO_TICKET`) and the session
+cache are off, so no session is ever resumed and each connection authenticates against the
+bundle current when it connects. (Under TLS 1.3 OpenSSL then still sends a stateful ticket
+that can never be honoured; pyOpenSSL has no `set_num_tickets(0)`.) TLS 1.2 and 1.3.
 
 Plumbing. pyOpenSSL connections run on blocking sockets whose kernel timeouts
 (`SO_RCVTIMEO`/`SO_SNDTIMEO`) bound the handshake and idle keep-alive connections; OpenSSL
@@ -170,20 +171,30 @@ class DemoServer(ThreadingHTTPServer):
             log.exception("%s: request failed", _peer(client_address))
 
     def client_identity(self, request: TlsConnection) -> spiffeid.SpiffeId:
-        leaf = request.conn.get_peer_certificate()
-        if leaf is None:
-            raise spiffe.PeerRejected("no client certificate presented")
-        chain = [leaf.to_cryptography()]
-        for cert in request.conn.get_peer_cert_chain() or []:
-            if (presented := cert.to_cryptography()) != chain[0]:  # a server-side chain
-                chain.append(presented)  # lacks the leaf in OpenSSL, but be sure
-        return spiffe.verify_client_chain(
-            chain,
-            anchors=request.tls.anchors,
-            now=self.clock.now(),
-            trust_domain=self.settings.spiffe_trust_domain,
-            allowed=self.settings.allowed_client_ids,
-        )
+        try:
+            chain = _presented_chain(request.conn)
+            return spiffe.verify_client_chain(
+                chain,
+                anchors=request.tls.anchors,
+                now=self.clock.now(),
+                trust_domain=self.settings.spiffe_trust_domain,
+                allowed=self.settings.allowed_client_ids,
+            )
+        except ValueError as exc:  # cryptography parses certificates and extensions lazily
+            first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise spiffe.PeerRejected(f"unreadable client certificate: {first_line}") from None
+
+
+def _presented_chain(conn: SSL.Connection) -> list[x509.Certificate]:
+    """The client's leaf, then the intermediates it sent (OpenSSL keeps them apart on servers)."""
+    leaf = conn.get_peer_certificate()
+    if leaf is None:
+        raise spiffe.PeerRejected("no client certificate presented")
+    chain = [leaf.to_cryptography()]
+    for cert in conn.get_peer_cert_chain() or []:
+        if (presented := cert.to_cryptography()) != chain[0]:
+            chain.append(presented)
+    return chain
 
 
 class _TlsStream(io.RawIOBase):
@@ -225,7 +236,6 @@ class _Handler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         stream = _TlsStream(self.request.conn)
-        self.connection = self.request
         self.rfile = io.BufferedReader(stream)
         self.wfile = io.BufferedWriter(stream)  # flushed after every request
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import socket
 import ssl
 from pathlib import Path
 
@@ -228,3 +229,30 @@ def test_unusable_credentials_fail_at_startup(projected: Projection, start_serve
     projected.write(**{"creds.pem": b"-----BEGIN PRIVATE KEY-----\ntruncated"})
     with pytest.raises(ValueError, match="no usable TLS material"):
         start_server()
+
+
+@pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3])
+def test_sessions_are_never_resumed(ca: Issued, caller: Caller, version: ssl.TLSVersion) -> None:
+    ctx = ssl.create_default_context(cadata=ca.pem().decode())
+    ctx.maximum_version = version
+    session = None
+    for _ in range(2):
+        with ctx.wrap_socket(
+            socket.create_connection(("127.0.0.1", caller.port), timeout=5),
+            server_hostname=SERVER_HOST,
+            session=session,
+        ) as tls:
+            tls.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            assert tls.recv(4096).startswith(b"HTTP/1.1 200")
+            assert tls.version() == version.name.replace("v1_", "v1.")
+            assert not tls.session_reused
+            session = tls.session
+
+
+def test_silent_connections_are_dropped_after_the_handshake_timeout(
+    caller: Caller, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(server, "HANDSHAKE_TIMEOUT", 0.1)
+    with socket.create_connection(("127.0.0.1", caller.port), timeout=5) as raw:
+        assert raw.recv(1) == b""  # closed by the server, well before our own timeout
+    assert caller.get("/healthz").status == 200

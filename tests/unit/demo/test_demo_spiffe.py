@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 
@@ -52,3 +54,16 @@ def test_svid_needs_a_uri_san() -> None:
 
 def _der(**kwargs) -> bytes:
     return issue(make_ca("ca", "ecdsa"), **kwargs).cert.public_bytes(Encoding.DER)
+
+
+def test_verify_client_chain_checks_the_chain_at_the_given_time() -> None:
+    ca, other = make_ca("ca", "ed25519"), make_ca("other", "ed25519")
+    leaf = issue(ca, uris=(CLIENT_ID,)).cert
+    kwargs = {"anchors": [ca.cert], "trust_domain": "cluster.local", "allowed": ()}
+    now = leaf.not_valid_before_utc + dt.timedelta(minutes=1)
+    assert str(spiffe.verify_client_chain([leaf], now=now, **kwargs)) == CLIENT_ID
+    later = leaf.not_valid_after_utc + dt.timedelta(seconds=1)
+    with pytest.raises(spiffe.PeerRejected, match=r"SPIFFE trust bundle: .*expired at"):
+        spiffe.verify_client_chain([leaf], now=later, **kwargs)
+    with pytest.raises(spiffe.PeerRejected, match="not issued by any trust anchor"):
+        spiffe.verify_client_chain([leaf], now=now, **{**kwargs, "anchors": [other.cert]})
