@@ -31,7 +31,7 @@ from meshtool.clock import SystemClock
 from meshtool.kube import errors, resources
 from meshtool.kube.client import KubeClient
 from meshtool.pki import capool, issue
-from meshtool.testing import fleet, pcrforms
+from meshtool.testing import fleet, nodeapi, pcrforms
 from meshtool.testing.controllerproc import ControllerProcess
 from meshtool.testing.controlplane import ControlPlane
 
@@ -94,8 +94,9 @@ class Fleet:
             await client.aclose()
 
 
-def bodies_for(targets: list[pcrforms.PodTarget], signer: str, version: str) -> list[JSON]:
-    form = pcrforms.default_form(version)
+def bodies_for(
+    targets: list[pcrforms.PodTarget], signer: str, version: str, form: pcrforms.KeyForm
+) -> list[JSON]:
     return [
         pcrforms.pcr_body(
             form,
@@ -168,11 +169,16 @@ def _note(obj: JSON, seen: dict[str, float]) -> None:
 
 
 async def ceiling(
-    fl: Fleet, version: str, count: int, concurrency: int, pool: capool.CAPool
+    fl: Fleet,
+    version: str,
+    form: pcrforms.KeyForm,
+    count: int,
+    concurrency: int,
+    pool: capool.CAPool,
 ) -> float:
     resource = resources.pod_certificate_requests(version)
     targets = await fl.pods("ceiling", count, CEILING_SIGNER)
-    created = await create_all(fl, resource, bodies_for(targets, CEILING_SIGNER, version), 64)
+    created = await create_all(fl, resource, bodies_for(targets, CEILING_SIGNER, version, form), 64)
     clock = SystemClock()
     updates = [_precomputed(obj, pool, clock) for _, obj in created.values()]
     gate = asyncio.Semaphore(concurrency)
@@ -220,24 +226,30 @@ async def run(args: argparse.Namespace) -> None:
         fl = Fleet(cp, admin, args.nodes)
         try:
             await fl.prepare()
-            version = "v1" if "v1" in {v.split("/")[-1] for v in cp.api_versions} else "v1beta1"
-            await measure(args, cp, fl, version, work)
+            version = (await nodeapi.served_versions(admin, "podcertificaterequests"))[0]
+            form = pcrforms.default_form(version, await nodeapi.server_minor(admin))
+            await measure(args, cp, fl, version, form, work)
         finally:
             await fl.aclose()
             await admin.aclose()
 
 
 async def measure(
-    args: argparse.Namespace, cp: ControlPlane, fl: Fleet, version: str, work: Path
+    args: argparse.Namespace,
+    cp: ControlPlane,
+    fl: Fleet,
+    version: str,
+    form: pcrforms.KeyForm,
+    work: Path,
 ) -> None:
     pool = capool.new_pool(ca_id="1", name=SIGNER, clock=SystemClock())
     pool_file = work / "spiffe-pool.json"
     pool_file.write_bytes(capool.dump(pool))
     log(f"ceiling: writing {args.pods} precomputed statuses")
-    ceiling_rate = await ceiling(fl, version, args.pods, args.workers, pool)
+    ceiling_rate = await ceiling(fl, version, form, args.pods, args.workers, pool)
     log(f"creating {args.pods} pods on {args.nodes} nodes")
     targets = await fl.pods("pod", args.pods, SIGNER)
-    bodies = bodies_for(targets, SIGNER, version)
+    bodies = bodies_for(targets, SIGNER, version, form)
     controller = ControllerProcess(
         [
             "--kubeconfig",

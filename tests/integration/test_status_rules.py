@@ -23,7 +23,7 @@ pytestmark = pytest.mark.all_versions
 SIGNER = "oracle.meshtool.invalid/rules"
 
 
-async def pending_pcr(kube, control_plane, namespace, key):
+async def pending_pcr(kube, control_plane, namespace, key, version, form):
     """A PCR for a fresh pod, created as that pod's node (through NodeRestriction)."""
     node = f"rules-{secrets.token_hex(3)}"
     [node_uid] = (await fleet.create_nodes(kube, [node])).values()
@@ -41,7 +41,6 @@ async def pending_pcr(kube, control_plane, namespace, key):
         ),
         namespace=namespace,
     )
-    version = "v1" if "certificates.k8s.io/v1" in control_plane.api_versions else "v1beta1"
     target = pcrforms.PodTarget(
         namespace,
         pod["metadata"]["name"],
@@ -51,10 +50,7 @@ async def pending_pcr(kube, control_plane, namespace, key):
         node,
         node_uid,
     )
-    minor = int(control_plane.version.split(".")[1])
-    body = pcrforms.pcr_body(
-        pcrforms.default_form(version, minor), target, version=version, signer_name=SIGNER, key=key
-    )
+    body = pcrforms.pcr_body(form, target, version=version, signer_name=SIGNER, key=key)
     resource = resources.pod_certificate_requests(version)
     async with control_plane.client(
         control_plane.user(f"system:node:{node}", ["system:nodes"])
@@ -92,9 +88,9 @@ async def put_status(kube, resource, obj, body):
     )
 
 
-async def test_foundation_status_is_accepted(kube, control_plane, namespace):
+async def test_foundation_status_is_accepted(kube, control_plane, namespace, pcr_version, pcr_form):
     key = pcrforms.generate_key(KeyType.ECDSAP256)
-    resource, obj = await pending_pcr(kube, control_plane, namespace, key)
+    resource, obj = await pending_pcr(kube, control_plane, namespace, key, pcr_version, pcr_form)
     clock = SystemClock()
     await put_status(
         kube, resource, obj, status.status_body(issued_for(key.public_key(), clock), clock=clock)
@@ -137,9 +133,9 @@ def _chain_for_another_key(key):
     ids=["notBefore-6min", "fractional-seconds", "refresh-5min-after-notBefore", "other-key"],
 )
 async def test_broken_statuses_are_rejected_by_the_apiserver(
-    kube, control_plane, namespace, broken
+    kube, control_plane, namespace, broken, pcr_version, pcr_form
 ):
     key = pcrforms.generate_key(KeyType.ECDSAP256)
-    resource, obj = await pending_pcr(kube, control_plane, namespace, key)
+    resource, obj = await pending_pcr(kube, control_plane, namespace, key, pcr_version, pcr_form)
     with pytest.raises(errors.Invalid):
         await put_status(kube, resource, obj, broken(key))

@@ -73,7 +73,7 @@ async def test_request_naming_the_wrong_pod_uid_is_denied(
     assert target.pod_uid != pod["metadata"]["uid"]
     version = sim.pcr_version or "v1"
     body = pcrforms.pcr_body(
-        pcrforms.default_form(version),
+        sim.key_form or pcrforms.default_form(version),
         target,
         version=version,
         signer_name=signer_name("spiffe"),

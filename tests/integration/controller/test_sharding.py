@@ -26,7 +26,7 @@ async def node_clients(control_plane):
     }
 
 
-async def create_requests(kube, clients, namespace, prefix, count, version):
+async def create_requests(kube, clients, namespace, prefix, count, version, form):
     node_uids = await fleet.create_nodes(kube, NODES)
     sa = await fleet.ensure(
         kube, resources.SERVICE_ACCOUNTS, fleet.service_account_body(namespace, "app")
@@ -46,7 +46,6 @@ async def create_requests(kube, clients, namespace, prefix, count, version):
         for i in range(count)
     )
     resource = resources.pod_certificate_requests(version)
-    form = pcrforms.default_form(version)
 
     async def one(pod):
         target = pcrforms.PodTarget(
@@ -91,7 +90,7 @@ async def issued_count(kube, namespace, version) -> int:
 
 
 async def test_three_replicas_issue_each_request_once_and_survive_a_kill(
-    kube, namespace, control_plane, start_controller
+    kube, namespace, control_plane, start_controller, pcr_version, pcr_form
 ):
     app = f"shard-{secrets.token_hex(3)}"
     replicas = []
@@ -115,10 +114,10 @@ async def test_three_replicas_issue_each_request_once_and_survive_a_kill(
         return all(r.metric_sum("meshtool_live_replicas") == 3 for r in replicas)
 
     await eventually(all_see_three, timeout=60, what="every replica to see three live replicas")
-    version = "v1" if "certificates.k8s.io/v1" in control_plane.api_versions else "v1beta1"
+    version = pcr_version
     clients = await node_clients(control_plane)
     try:
-        await create_requests(kube, clients, namespace, "batch", 500, version)
+        await create_requests(kube, clients, namespace, "batch", 500, version, pcr_form)
 
         async def all_issued() -> bool:
             return await issued_count(kube, namespace, version) == 500
@@ -131,7 +130,7 @@ async def test_three_replicas_issue_each_request_once_and_survive_a_kill(
         # Kill one replica, then create a second batch: its share waits for its Lease to expire.
         replicas[0].kill()
         killed_at = time.monotonic()
-        await create_requests(kube, clients, namespace, "late", 150, version)
+        await create_requests(kube, clients, namespace, "late", 150, version, pcr_form)
 
         async def all_late_issued() -> bool:
             return await issued_count(kube, namespace, version) == 650

@@ -43,11 +43,10 @@ async def fetch(kube, resource, name):
 
 
 async def test_bundles_have_exact_names_labels_and_contents_and_are_repaired(
-    kube, control_plane, start_controller, pools
+    kube, ctb_version, start_controller, pools
 ):
     await start_controller()
-    version = "v1" if "certificates.k8s.io/v1" in control_plane.api_versions else "v1beta1"
-    resource = resources.cluster_trust_bundles(version)
+    resource = resources.cluster_trust_bundles(ctb_version)
 
     async def all_published() -> bool:
         for short in LABELS:
@@ -82,10 +81,9 @@ async def test_bundles_have_exact_names_labels_and_contents_and_are_repaired(
     await eventually(all_published, timeout=30, what="the deleted bundle to be recreated")
 
 
-async def test_bundle_of_a_disabled_signer_is_deleted(kube, control_plane, start_controller):
+async def test_bundle_of_a_disabled_signer_is_deleted(kube, ctb_version, start_controller):
     first = await start_controller()
-    version = "v1" if "certificates.k8s.io/v1" in control_plane.api_versions else "v1beta1"
-    resource = resources.cluster_trust_bundles(version)
+    resource = resources.cluster_trust_bundles(ctb_version)
 
     async def published(short: str) -> bool:
         return await fetch(kube, resource, bundle_name(short)) is not None
