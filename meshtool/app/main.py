@@ -93,11 +93,10 @@ class Controller:
                 await health.stop()
 
     def _build(self, pcr_version: str, ctb_version: str) -> None:
-        names = [s.signer.signer_name for s in self.setups]
         self.informers = components.build_informers(
             self.client,
             settings=self.settings,
-            signer_names=names,
+            signer_names=[s.signer.signer_name for s in self.setups],
             pcr_version=pcr_version,
             ctb_version=ctb_version,
         )
@@ -108,38 +107,8 @@ class Controller:
             service_accounts=inf.service_accounts,
             nodes=inf.nodes,
         )
-        lease_cache = inf.leases
-        self.membership = membership.Membership(
-            identity=self.settings.sharding,
-            client=self.client,
-            cached_leases=(lambda: lease_cache.values()) if lease_cache else (lambda: ()),
-            clock=self.clock,
-            timing=membership.Timing(
-                heartbeat=self.settings.lease_heartbeat,
-                duration_seconds=self.settings.lease_duration_seconds,
-            ),
-        )
-        recorder = events.EventRecorder(self.client, clock=self.clock, instance=self.membership.me)
-        writer = status.StatusWriter(
-            client=self.client,
-            resource=pod_certificate_requests(pcr_version),
-            recorder=recorder,
-            clock=self.clock,
-        )
-        pools = {s.signer.signer_name: s.watcher for s in self.setups}
-        self.reconciler = podcert.PodCertReconciler(
-            lookup=inf.pcr,
-            signers={s.signer.signer_name: s.signer for s in self.setups},
-            pools=lambda name: pools[name].pool if name in pools else None,
-            view=self.view,
-            owns=self.membership.owns,
-            writer=writer,
-            clock=self.clock,
-            timing=podcert.Timing(
-                not_mine_requeue=float(self.settings.lease_duration_seconds),
-                mismatch_grace=self.settings.identity_mismatch_grace,
-            ),
-        )
+        self.membership = self._membership()
+        self.reconciler = self._reconciler(pcr_version)
         self.publisher = trustbundle.Publisher(
             client=self.client,
             resource=cluster_trust_bundles(ctb_version),
@@ -149,6 +118,42 @@ class Controller:
             owns=self.membership.owns,
         )
         self._wire_events()
+
+    def _membership(self) -> membership.Membership:
+        leases = self.informers.leases
+        return membership.Membership(
+            identity=self.settings.sharding,
+            client=self.client,
+            cached_leases=leases.values if leases is not None else tuple,
+            clock=self.clock,
+            timing=membership.Timing(
+                heartbeat=self.settings.lease_heartbeat,
+                duration_seconds=self.settings.lease_duration_seconds,
+            ),
+        )
+
+    def _reconciler(self, pcr_version: str) -> podcert.PodCertReconciler:
+        recorder = events.EventRecorder(self.client, clock=self.clock, instance=self.membership.me)
+        writer = status.StatusWriter(
+            client=self.client,
+            resource=pod_certificate_requests(pcr_version),
+            recorder=recorder,
+            clock=self.clock,
+        )
+        watchers = {s.signer.signer_name: s.watcher for s in self.setups}
+        return podcert.PodCertReconciler(
+            lookup=self.informers.pcr,
+            signers={s.signer.signer_name: s.signer for s in self.setups},
+            pools=lambda name: watchers[name].pool if name in watchers else None,
+            view=self.view,
+            owns=self.membership.owns,
+            writer=writer,
+            clock=self.clock,
+            timing=podcert.Timing(
+                not_mine_requeue=float(self.settings.lease_duration_seconds),
+                mismatch_grace=self.settings.identity_mismatch_grace,
+            ),
+        )
 
     def _wire_events(self) -> None:
         inf = self.informers
