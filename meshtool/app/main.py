@@ -15,7 +15,9 @@ republishes bundles; a CTB change or pool reload republishes bundles.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import signal
 from typing import Any
 
 from meshtool.api import versions
@@ -58,12 +60,23 @@ def connect(settings: ControllerSettings) -> KubeClient:
 
 
 async def run(settings: ControllerSettings, *, clock: Clock | None = None) -> None:
+    """Run until cancelled or until SIGTERM/SIGINT, which stop the controller gracefully."""
     clock = clock or SystemClock()
+    stop_on_signals(asyncio.current_task())
     client = connect(settings)
     try:
         await Controller(settings, client, clock).run()
+    except asyncio.CancelledError:
+        log.info("stopped")
     finally:
         await client.aclose()
+
+
+def stop_on_signals(task: asyncio.Task[Any] | None) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, lambda: task.cancel() if task else None)
 
 
 class Controller:
@@ -89,6 +102,7 @@ class Controller:
             async with asyncio.TaskGroup() as group:
                 self._start(group)
         finally:
+            await self.membership.release()
             if health is not None:
                 await health.stop()
 

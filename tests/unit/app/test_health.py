@@ -1,0 +1,53 @@
+"""The health endpoint's routes, and a real listener answering probes."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from meshtool.app import health
+
+
+def test_routes():
+    assert health.route("/healthz", lambda: ["broken"]).startswith(b"HTTP/1.1 200")
+    ready = health.route("/readyz", lambda: [])
+    assert ready.startswith(b"HTTP/1.1 200")
+    not_ready = health.route("/readyz", lambda: ["CA pool for x: corrupt", "caches not synced"])
+    assert not_ready.startswith(b"HTTP/1.1 503")
+    assert b"CA pool for x: corrupt\ncaches not synced" in not_ready
+    assert b"# HELP" in health.route("/metrics", lambda: [])
+    assert health.route("/nope", lambda: []).startswith(b"HTTP/1.1 404")
+
+
+@pytest.mark.parametrize(
+    ("address", "expected"),
+    [(":8080", ("0.0.0.0", 8080)), ("127.0.0.1:0", ("127.0.0.1", 0)), ("[::1]:9", ("::1", 9))],
+)
+def test_addresses(address, expected):
+    assert health.split_address(address) == expected
+
+
+def test_bad_address_names_the_flag():
+    with pytest.raises(ValueError, match="--health-address"):
+        health.split_address("localhost")
+
+
+async def test_listener_answers_readiness():
+    problems: list[str] = ["informer caches are not synced yet"]
+    server = health.HealthServer("127.0.0.1:0", lambda: problems)
+    await server.start()
+    try:
+
+        async def get(path: str) -> bytes:
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+            writer.write(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            data = await reader.read()
+            writer.close()
+            return data
+
+        assert (await get("/readyz")).startswith(b"HTTP/1.1 503")
+        problems.clear()
+        assert (await get("/readyz")).startswith(b"HTTP/1.1 200")
+    finally:
+        await server.stop()

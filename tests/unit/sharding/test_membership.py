@@ -1,0 +1,45 @@
+"""Live replicas from Leases, ownership by rendezvous hashing, and change detection."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from meshtool.clock import FakeClock
+from meshtool.sharding import leases, membership, rendezvous
+
+T0 = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
+ME = leases.Identity("mesh-controller", "r-0", "uid-0", "app")
+
+
+def lease(holder: str, renewed: dt.datetime, duration: int = 15) -> leases.ReplicaLease:
+    return leases.ReplicaLease(holder, f"uid-{holder}", holder, renewed, duration, "1")
+
+
+def test_single_replica_owns_everything():
+    single = membership.Membership(
+        identity=None, client=None, cached_leases=tuple, clock=FakeClock(T0)
+    )
+    assert single.owns("ns/a") and single.live_replicas() == ("single-replica",)
+
+
+def test_live_set_follows_lease_expiry_and_includes_ourselves():
+    clock = FakeClock(T0)
+    cached = [lease("r-1", T0), lease("r-2", T0 - dt.timedelta(seconds=10))]
+    m = membership.Membership(identity=ME, client=None, cached_leases=lambda: cached, clock=clock)
+    assert m.refresh() and m.current == ("r-0", "r-1", "r-2")
+    assert not m.refresh()  # unchanged
+    clock.advance(6)  # r-2 renewed 16 s ago with a 15 s lease: dead
+    assert m.refresh() and m.current == ("r-0", "r-1")
+    keys = [f"ns/req-{i}" for i in range(200)]
+    mine = [k for k in keys if m.owns(k)]
+    assert mine == rendezvous.owned(keys, "r-0", ("r-0", "r-1"))
+    assert 50 < len(mine) < 150
+
+
+def test_lease_body_is_owned_by_the_pod_and_labelled():
+    body = leases.lease_body(ME, now=T0, duration_seconds=15)
+    assert body["metadata"]["labels"] == {leases.APPLICATION_LABEL: "app"}
+    assert body["metadata"]["ownerReferences"][0]["uid"] == "uid-0"
+    assert body["spec"]["renewTime"] == "2026-06-01T00:00:00.000000Z"
+    view = leases.lease_view({**body, "metadata": {**body["metadata"], "uid": "x"}})
+    assert view.live(T0 + dt.timedelta(seconds=14)) and not view.live(T0 + dt.timedelta(seconds=15))
