@@ -8,11 +8,15 @@ import asyncio
 import secrets
 import time
 
+import pytest
+
 from meshtool.api.types import KeyType
 from meshtool.kube import errors, resources
 from meshtool.testing import fleet, pcrforms
 
 from .conftest import eventually, signer_name
+
+pytestmark = pytest.mark.all_versions
 
 SIGNER = signer_name("spiffe")
 NODES = [f"shard-node-{i}" for i in range(5)]

@@ -43,3 +43,31 @@ def test_lease_body_is_owned_by_the_pod_and_labelled():
     assert body["spec"]["renewTime"] == "2026-06-01T00:00:00.000000Z"
     view = leases.lease_view({**body, "metadata": {**body["metadata"], "uid": "x"}})
     assert view.live(T0 + dt.timedelta(seconds=14)) and not view.live(T0 + dt.timedelta(seconds=15))
+
+
+class RecordingClient:
+    def __init__(self):
+        self.deleted: list[tuple[str, str | None]] = []
+
+    async def delete(self, resource, name, *, namespace=None, uid=None):
+        self.deleted.append((name, uid))
+
+
+async def test_leases_dead_for_over_an_hour_are_deleted_with_a_uid_precondition():
+    clock = FakeClock(T0)
+    cached = [
+        lease("r-1", T0 - dt.timedelta(minutes=30)),  # dead, but not for an hour yet
+        lease("r-2", T0 - dt.timedelta(hours=2)),  # dead for long: cleaned up
+        lease("r-0", T0 - dt.timedelta(hours=2)),  # ours: never deleted by the sweep
+    ]
+    client = RecordingClient()
+    m = membership.Membership(identity=ME, client=client, cached_leases=lambda: cached, clock=clock)
+    await m._forget_dead()
+    assert client.deleted == [("r-2", "uid-r-2")]
+
+
+async def test_graceful_release_deletes_our_lease():
+    client = RecordingClient()
+    m = membership.Membership(identity=ME, client=client, cached_leases=tuple, clock=FakeClock(T0))
+    await m.release()
+    assert client.deleted == [("r-0", None)]
