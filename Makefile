@@ -21,7 +21,9 @@ demo: $(STAMP)
 ## The whole test suite (unit + integration on MESHTOOL_K8S_VERSIONS, default 1.37 and 1.35).
 test: $(STAMP)
 	@./hack/ensure-k8s-binaries.sh
-	@$(BIN)/pytest $(PYTEST_ARGS)
+	@$(BIN)/pytest $(PYTEST_ARGS); rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; \
+	  exit $$rc
 
 unit: $(STAMP)
 	@$(BIN)/pytest tests/unit $(PYTEST_ARGS)
