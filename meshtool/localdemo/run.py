@@ -56,8 +56,7 @@ class Demo:
                 return await self._with_cluster(cp)
         finally:
             self._stop_processes()
-            if not self.keep_running:
-                shutil.rmtree(self.workdir, ignore_errors=True)
+            shutil.rmtree(self.workdir, ignore_errors=True)
 
     async def _with_cluster(self, cp: ControlPlane) -> bool:
         kubectl = cluster.Kubectl(cp)
