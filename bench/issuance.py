@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
 import statistics
 import tempfile
 import time
@@ -220,6 +221,13 @@ def percentile(values: list[float], q: float) -> float:
 
 async def run(args: argparse.Namespace) -> None:
     work = Path(tempfile.mkdtemp(prefix="meshtool-bench-"))
+    try:
+        await run_in(args, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+async def run_in(args: argparse.Namespace, work: Path) -> None:
     async with ControlPlane(args.version, work / "k8s") as cp:
         log(f"control plane {cp.server_version} up in {cp.start_seconds:.1f}s")
         admin = cp.client(qps=1e6, burst=1_000_000)
