@@ -20,6 +20,11 @@ _NO_STUB = (
 )
 
 
+def needs_legacy_view(request: PodCertRequest) -> bool:
+    """True for a request whose key only the v1beta1 view shows (a pre-1.36 kubelet's)."""
+    return request.public_key is None and request.key_error == _NO_STUB
+
+
 def parse(obj: Mapping[str, object]) -> PodCertRequest:
     return request.parse(obj, read_key=_read_key, annotations=True)
 

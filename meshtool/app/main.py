@@ -38,7 +38,9 @@ class StartupError(Exception):
     """A problem that stops the controller at start: one line for the operator."""
 
 
-async def discover(client: KubeClient) -> tuple[str, str]:
+async def discover(client: KubeClient) -> tuple[str, str, bool]:
+    """The PCR and CTB versions to use, and whether v1beta1 PCRs are served next to v1 (so
+    legacy requests from pre-1.36 kubelets can be read with their key)."""
     served: dict[str, set[str]] = {}
     for version in versions.PREFERENCE:
         found = await client.served_resources(f"certificates.k8s.io/{version}")
@@ -49,7 +51,8 @@ async def discover(client: KubeClient) -> tuple[str, str]:
         raise StartupError(versions.not_served_message("podcertificaterequests"))
     if ctb is None:
         raise StartupError(versions.not_served_message("clustertrustbundles"))
-    return pcr, ctb
+    legacy = pcr == "v1" and "podcertificaterequests" in served["v1beta1"]
+    return pcr, ctb, legacy
 
 
 def connect(settings: ControllerSettings) -> KubeClient:
@@ -88,9 +91,10 @@ class Controller:
             settings, clock=clock, on_pool_change=self.bundle_trigger.fire
         )
         self.api_ok = False
+        self.legacy_served = False
 
     async def run(self) -> None:
-        pcr_version, ctb_version = await discover(self.client)
+        pcr_version, ctb_version, self.legacy_served = await discover(self.client)
         log.info("using certificates.k8s.io/%s PCRs, /%s CTBs", pcr_version, ctb_version)
         for setup in self.setups:
             setup.watcher.check()
@@ -167,7 +171,12 @@ class Controller:
                 not_mine_requeue=float(self.settings.lease_duration_seconds),
                 mismatch_grace=self.settings.identity_mismatch_grace,
             ),
+            legacy_view=self._legacy_view if self.legacy_served else None,
         )
+
+    async def _legacy_view(self, namespace: str, name: str) -> dict[str, Any]:
+        legacy = pod_certificate_requests("v1beta1")
+        return await self.client.get(legacy, name, namespace=namespace)
 
     def _wire_events(self) -> None:
         inf = self.informers

@@ -19,11 +19,13 @@ with the object's resourceVersion; its outcome tells us whether to stop, re-read
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
-from meshtool.api import decisions, types
+from meshtool.api import decisions, types, v1
 from meshtool.clock import Clock
 from meshtool.controllers import cache, metrics, status
 from meshtool.pki.capool import CAPool
@@ -69,8 +71,10 @@ class PodCertReconciler:
         writer: status.StatusWriter,
         clock: Clock,
         timing: Timing = Timing(),
+        legacy_view: Callable[[str, str], Awaitable[dict[str, Any]]] | None = None,
     ) -> None:
         self._lookup, self._signers, self._pools = lookup, signers, pools
+        self._legacy_view = legacy_view
         self._view, self._owns, self._writer = view, owns, writer
         self._clock, self._timing = clock, timing
         self._memory = _Memory()
@@ -88,6 +92,7 @@ class PodCertReconciler:
             return None
         if not self._owns(cached.key):
             return Result(requeue_after=self._timing.not_mine_requeue)
+        cached = await self._with_legacy_key(cached)
         decision = self._identity_or_decision(signer, cached)
         if isinstance(decision, Result):
             return decision
@@ -102,6 +107,18 @@ class PodCertReconciler:
         if outcome is status.Outcome.WRITTEN:
             self._memory.written[cached.key] = cached.rv
         return None
+
+    async def _with_legacy_key(self, cached: status.CachedPCR) -> status.CachedPCR:
+        """A pre-1.36 kubelet's request read through v1 has no key: v1 shows only the stub CSR.
+        Its pkixPublicKey is visible through v1beta1, so we read this one object there (a live
+        read, off the common path: only such legacy requests on a cluster serving both)."""
+        request = cached.request
+        if self._legacy_view is None or request is None or not v1.needs_legacy_view(request):
+            return cached
+        fresh = status.cached_pcr(await self._legacy_view(cached.namespace, cached.name))
+        if fresh.rv != cached.rv or fresh.request is None:
+            raise RuntimeError(f"{cached.key} changed while reading its legacy key; retrying")
+        return dataclasses.replace(cached, request=fresh.request)
 
     def _identity_or_decision(
         self, signer: Signer, cached: status.CachedPCR

@@ -85,6 +85,7 @@ class FakeSigner:
 
     def decide(self, request, *, view, pool, clock):
         self.calls += 1
+        self.last = request
         return self.decision
 
 
@@ -227,3 +228,50 @@ async def test_malformed_request_is_denied_with_its_error():
     assert decision == decisions.Denied(
         decisions.INVALID_REQUEST, "ns/req-1: spec.podUID is missing"
     )
+
+
+async def test_legacy_request_is_decided_on_its_v1beta1_view():
+    from meshtool.api.types import KeyType
+    from meshtool.testing import pcrforms
+
+    key = pcrforms.generate_key(KeyType.ECDSAP256)
+    target = pcrforms.PodTarget("ns", "pod", "pod-uid", "sa", "sa-uid", "node-1", "node-uid")
+    legacy = pcrforms.pcr_body(
+        pcrforms.KeyForm.PKIX, target, version="v1beta1", signer_name=SIGNER, key=key
+    )
+    legacy["metadata"] = {"name": "req-1", "namespace": "ns", "uid": "u", "resourceVersion": "7"}
+    legacy["spec"]["maxExpirationSeconds"] = 86400
+    as_v1 = {
+        **legacy,
+        "apiVersion": "certificates.k8s.io/v1",
+        "spec": {
+            k: v
+            for k, v in legacy["spec"].items()
+            if k not in ("pkixPublicKey", "proofOfPossession")
+        },
+    }
+    item = status.cached_pcr(as_v1)
+    assert item.request is not None and item.request.public_key is None
+    reads: list[tuple[str, str]] = []
+
+    async def view(namespace, name):
+        reads.append((namespace, name))
+        return legacy
+
+    signer = FakeSigner(ISSUED)
+    writer = FakeWriter()
+    reconciler = podcert.PodCertReconciler(
+        lookup={"ns/req-1": item}.get,
+        signers={SIGNER: signer},
+        pools=lambda n: A_POOL,
+        view=cluster(),
+        owns=lambda k: True,
+        writer=writer,
+        clock=FakeClock(),
+        legacy_view=view,
+    )
+    assert await reconciler.reconcile("ns/req-1") is None
+    assert reads == [("ns", "req-1")]
+    [(_, rv, decision)] = writer.writes
+    assert rv == "7" and decision is ISSUED
+    assert signer.last.public_key is not None  # decided with the key v1beta1 shows
