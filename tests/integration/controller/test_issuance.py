@@ -9,7 +9,6 @@ from cryptography import x509
 from meshtool.kube import resources
 from meshtool.pki import podidentity
 from meshtool.testing import fleet
-from meshtool.testing.pcrforms import KeyForm
 
 from .conftest import ctb_source, eventually, make_pod, signer_name
 from .verify import credential, verify
@@ -134,21 +133,3 @@ async def test_pod_without_a_service_is_issued_once_a_service_selects_it(
     await sim.wait_ready(namespace, "lonely", timeout=30)
     cred = credential(sim.volume_dir(namespace, "lonely", "creds") / "tls.pem")
     assert sans(cred.chain[0], x509.DNSName) == [f"lonely.{namespace}.svc"]
-
-
-@pytest.mark.parametrize("form", [KeyForm.PKIX, KeyForm.STUB], ids=["1.35-kubelet", "1.36-kubelet"])
-async def test_requests_of_older_kubelets_are_issued_by_a_v1_controller(
-    kube, namespace, control_plane, start_controller, start_kubelet, form
-):
-    if control_plane.version != "1.37":
-        pytest.skip("only 1.37 serves v1 next to v1beta1")
-    await start_controller(signers=("spiffe",))
-    # A not-yet-upgraded kubelet writes v1beta1 (1.35: pkixPublicKey; 1.36: stub CSR).
-    sim = await start_kubelet(pcr_version="v1beta1", key_form=form)
-    source = fleet.pod_certificate_source(signer_name("spiffe"), path="svid.pem")
-    ca = ctb_source("spiffe", "ca.pem", {})
-    await make_pod(kube, namespace, "old", node=sim.node_name, sources=[source, ca])
-    await sim.wait_ready(namespace, "old", timeout=90)
-    volume = sim.volume_dir(namespace, "old", "creds")
-    svid = credential(volume / "svid.pem")
-    verify(svid.chain, (volume / "ca.pem").read_bytes())
