@@ -29,7 +29,7 @@ from typing import Any
 from meshtool.api import decisions, pcr, status
 from meshtool.api.types import KeyType
 from meshtool.clock import SystemClock
-from meshtool.kube import errors, resources
+from meshtool.kube import resources
 from meshtool.kube.client import KubeClient
 from meshtool.pki import capool, issue
 from meshtool.testing import fleet, nodeapi, pcrforms
@@ -110,19 +110,6 @@ def bodies_for(
     ]
 
 
-async def create_as_node(fl: Fleet, resource: resources.Resource, body: JSON) -> JSON:
-    client = fl.node_clients[body["spec"]["nodeName"]]
-    for attempt in range(50):
-        try:
-            return await client.create(resource, body, namespace=NAMESPACE)
-        except (errors.Forbidden, errors.NotFound, errors.Invalid):
-            # NodeRestriction reads pods and nodes from informers: fresh pods may lag briefly.
-            if attempt == 49:
-                raise
-            await asyncio.sleep(0.1)
-    raise AssertionError("unreachable")
-
-
 async def create_all(
     fl: Fleet, resource: resources.Resource, bodies: list[JSON], concurrency: int
 ) -> dict[str, tuple[float, JSON]]:
@@ -131,7 +118,8 @@ async def create_all(
 
     async def one(body: JSON) -> None:
         async with gate:
-            obj = await create_as_node(fl, resource, body)
+            client = fl.node_clients[body["spec"]["nodeName"]]
+            obj = await fleet.create_as_node(client, resource, body)
             created[obj["metadata"]["name"]] = (time.monotonic(), obj)
 
     await asyncio.gather(*(one(b) for b in bodies))

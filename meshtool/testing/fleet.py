@@ -127,3 +127,22 @@ async def delete_quietly(
 ) -> None:
     with contextlib.suppress(errors.NotFound):
         await client.delete(resource, name, **kw)
+
+
+async def create_as_node(
+    client: KubeClient, resource: resources.Resource, body: JSON, *, attempts: int = 50
+) -> JSON:
+    """Create a PodCertificateRequest with a node's client, as its kubelet would.
+
+    NodeRestriction checks the request against pods and nodes from its informers, so right after
+    a pod is created it may not see it yet (403/404); like a kubelet, we retry briefly.
+    """
+    namespace = body["metadata"]["namespace"]
+    for attempt in range(attempts):
+        try:
+            return await client.create(resource, body, namespace=namespace)
+        except (errors.Forbidden, errors.NotFound):
+            if attempt == attempts - 1:
+                raise
+            await asyncio.sleep(0.1)
+    raise AssertionError("unreachable")

@@ -4,14 +4,13 @@ durations."""
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 import time
 
 import pytest
 
 from meshtool.api.types import KeyType
-from meshtool.kube import errors, resources
+from meshtool.kube import resources
 from meshtool.testing import fleet, pcrforms
 
 from .conftest import eventually, signer_name
@@ -68,13 +67,7 @@ async def create_requests(kube, clients, namespace, prefix, count, version, form
             signer_name=SIGNER,
             key=pcrforms.generate_key(KeyType.ECDSAP256),
         )
-        client = clients[target.node_name]
-        for _ in range(50):
-            try:
-                return await client.create(resource, body, namespace=namespace)
-            except (errors.Forbidden, errors.NotFound):  # NodeRestriction's caches lag new pods
-                await asyncio.sleep(0.1)
-        raise AssertionError(f"could not create a PCR for {target.pod_name}")
+        return await fleet.create_as_node(clients[target.node_name], resource, body)
 
     return await fleet.gather_limited((one(p) for p in pods), limit=32)
 
