@@ -151,6 +151,13 @@ def _terminal(status: object, key: str) -> Terminal | None:
         return None
     if not isinstance(conditions, list):
         raise MalformedRequest(key, "status.conditions", f"want a list, got {_show(conditions)}")
+    return terminal_condition(conditions)
+
+
+def terminal_condition(conditions: object) -> Terminal | None:
+    """The first Issued/Denied/Failed condition with status "True"; lenient about shape."""
+    if not isinstance(conditions, list):
+        return None
     for condition in conditions:
         if not isinstance(condition, Mapping) or condition.get("status") != "True":
             continue

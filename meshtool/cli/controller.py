@@ -18,15 +18,8 @@ import click
 
 from meshtool.app import logs, main
 from meshtool.app.settings import ControllerSettings, SignerSettings
+from meshtool.cli.options import F, option
 from meshtool.sharding.leases import Identity
-
-F = Callable[..., Any]
-
-
-def option(flag: str, **kwargs: Any) -> Callable[[F], F]:
-    env = "MESHTOOL_" + flag.lstrip("-").replace("-", "_").upper()
-    return click.option(flag, envvar=env, show_envvar=True, **kwargs)
-
 
 PATH = click.Path(dir_okay=False, path_type=Path)
 

@@ -10,20 +10,13 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import Callable
-from typing import Any
 
 import click
 
+from meshtool.cli.options import option
 from meshtool.demo import client, server, spiffe
 
 _LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-
-
-def _option(flag: str, **kwargs: Any) -> Callable[[Any], Any]:
-    """A click option also read from `MESHTOOL_<FLAG>` (the same names as the controller's)."""
-    env = "MESHTOOL_" + flag.lstrip("-").replace("-", "_").upper()
-    return click.option(flag, envvar=env, show_envvar=True, **kwargs)
 
 
 def parse_listen(text: str) -> tuple[str, int]:
@@ -52,36 +45,36 @@ def _spiffe_ids(_ctx: click.Context, _param: click.Parameter, value: object) -> 
 
 
 @click.command("demo-server")
-@_option("--listen", default=":8443", show_default=True, help="ADDR:PORT to serve HTTPS on.")
-@_option(
+@option("--listen", default=":8443", show_default=True, help="ADDR:PORT to serve HTTPS on.")
+@option(
     "--server-creds",
     required=True,
     type=click.Path(dir_okay=False),
     help="Credential bundle (PKCS#8 key, then chain) as a podCertificate projection writes it.",
 )
-@_option(
+@option(
     "--enable-spiffe-client-support",
     is_flag=True,
     help="Request client certificates and serve /spiffe-echo.",
 )
-@_option(
+@option(
     "--spiffe-trust-bundle",
     type=click.Path(dir_okay=False),
     help="CA certificates that SPIFFE client certificates must chain to.",
 )
-@_option(
+@option(
     "--spiffe-trust-domain",
     default="cluster.local",
     show_default=True,
     help="Trust domain of the SPIFFE trust bundle; clients must be in it.",
 )
-@_option(
+@option(
     "--allowed-client-id",
     multiple=True,
     callback=_spiffe_ids,
     help="A SPIFFE ID allowed to call /spiffe-echo (repeatable; default: any in the domain).",
 )
-@_option(
+@option(
     "--reload-interval",
     type=click.FloatRange(min=0.05),
     default=1.0,
@@ -117,36 +110,36 @@ def demo_server(
 
 
 @click.command("https-client")
-@_option("--fetch-url", required=True, help="https:// URL to GET.")
-@_option(
+@option("--fetch-url", required=True, help="https:// URL to GET.")
+@option(
     "--server-trust-bundle",
     required=True,
     type=click.Path(dir_okay=False),
     help="CA certificates the server's chain must lead to.",
 )
-@_option(
+@option(
     "--client-cred-bundle",
     type=click.Path(dir_okay=False),
     help="Credential bundle to present as the client certificate.",
 )
-@_option(
+@option(
     "--server-spiffe-id",
     callback=_spiffe_ids,
     help="Verify the server by this SPIFFE ID instead of by host name.",
 )
-@_option(
+@option(
     "--interval",
     type=click.FloatRange(min=0),
     default=5.0,
     show_default=True,
     help="Seconds between requests.",
 )
-@_option(
+@option(
     "--count",
     type=click.IntRange(min=1),
     help="Make this many requests, then exit non-zero if any failed (default: forever).",
 )
-@_option(
+@option(
     "--connect-to",
     callback=_connect_to,
     help="HOST:PORT:ADDR:PORT, as in curl: dial ADDR:PORT for HOST:PORT.",

@@ -17,7 +17,6 @@ from pathlib import Path
 
 from meshtool.localdemo import manifests, tls
 from meshtool.testing import processes
-from meshtool.testing.controllerproc import free_port
 
 CLIENT_REQUESTS = 3
 
@@ -49,7 +48,7 @@ def local_args(w: manifests.Workload, container: manifests.JSON, pod_dir: Path) 
 
 def start_server(w: manifests.Workload, pod_dir: Path, logs: Path) -> Server:
     container = w.containers[0]
-    port = free_port()
+    port = processes.free_port()
     args = manifests.replace_flag(
         local_args(w, container, pod_dir), "--listen", f"127.0.0.1:{port}"
     )

@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import sys
 import time
 import urllib.error
@@ -24,15 +23,9 @@ from pathlib import Path
 from meshtool.testing import processes
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class ControllerProcess:
     def __init__(self, args: Sequence[str], *, workdir: Path, name: str = "controller") -> None:
-        self.port = free_port()
+        self.port = processes.free_port()
         self.args = [*args, "--health-address", f"127.0.0.1:{self.port}"]
         self.workdir, self.name = workdir, name
         self.child: processes.Child | None = None

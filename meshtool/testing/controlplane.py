@@ -28,7 +28,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import tempfile
 import time
 import urllib.request
@@ -41,7 +40,7 @@ import yaml
 
 from meshtool.kube import errors, resources
 from meshtool.kube.client import KubeClient
-from meshtool.testing import binaries, pki
+from meshtool.testing import binaries, pki, processes
 from meshtool.testing.processes import Child
 
 ENV_EXISTING = "MESHTOOL_USE_EXISTING_CLUSTER"
@@ -168,7 +167,7 @@ class ControlPlane:
         await self._start_apiserver(self.bin_dir, etcd_url)
 
     async def _start_etcd(self, bin_dir: Path) -> str:
-        client_port, peer_port = _free_port(), _free_port()
+        client_port, peer_port = processes.free_port(), processes.free_port()
         url, peer = f"http://127.0.0.1:{client_port}", f"http://127.0.0.1:{peer_port}"
         etcd = self._spawn(
             "etcd",
@@ -189,7 +188,7 @@ class ControlPlane:
         return url
 
     async def _start_apiserver(self, bin_dir: Path, etcd_url: str) -> None:
-        port = _free_port()
+        port = processes.free_port()
         self.server = f"https://127.0.0.1:{port}"
         certs = self._write_pki()
         apiserver = self._spawn(
@@ -303,12 +302,6 @@ def _etcd_compact(url: str) -> int:
     revision = int(_etcd_post(f"{url}/v3/kv/range", {"key": key})["header"]["revision"])
     _etcd_post(f"{url}/v3/kv/compaction", {"revision": revision, "physical": True})
     return revision
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _write_kubeconfig(path: Path, server: str, ca: pki.KeyPair, user: pki.KeyPair) -> None:

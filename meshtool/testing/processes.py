@@ -14,6 +14,7 @@ import atexit
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
@@ -67,6 +68,13 @@ class Child:
     def _signal(self, sig: signal.Signals) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.pid, sig)
+
+
+def free_port() -> int:
+    """A loopback TCP port that was free a moment ago (for a child to listen on)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def leftovers() -> list[str]:

@@ -5,7 +5,6 @@ kube-apiserver of `meshtool.testing`'s pytest plugin."""
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -147,7 +146,3 @@ async def eventually(
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         await asyncio.sleep(every)
-
-
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
