@@ -21,6 +21,7 @@ PCR_KIND = "PodCertificateRequest"
 CTB_KIND = "ClusterTrustBundle"
 DEFAULT_MAX_EXPIRATION_SECONDS = 86400
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+_MICRO_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
 class ObjectMeta(TypedDict, total=False):
@@ -103,6 +104,13 @@ def format_time(t: dt.datetime) -> str:
     if t.tzinfo is None:
         raise ValueError(f"naive datetime {t!r}: metav1.Time needs a timezone")
     return t.astimezone(dt.UTC).strftime(_TIME_FORMAT)
+
+
+def format_micro_time(t: dt.datetime) -> str:
+    """metav1.MicroTime (`2026-01-01T00:00:00.000000Z`), as Leases and Events carry it."""
+    if t.tzinfo is None:
+        raise ValueError(f"naive datetime {t!r}: metav1.MicroTime needs a timezone")
+    return t.astimezone(dt.UTC).strftime(_MICRO_TIME_FORMAT)
 
 
 def parse_time(text: str) -> dt.datetime:
