@@ -3,11 +3,14 @@
 Everything that reads the time takes a `Clock`, so tests drive time instead of sleeping.
 `SystemClock` is the real one. `FakeClock` only moves when told to. Both return timezone-aware
 UTC datetimes; callers that need whole seconds truncate themselves (the PCR status rules do).
-`monotonic()` is for measuring durations and deadlines; it never goes backwards.
+`monotonic()` is for measuring durations and deadlines; it never goes backwards. `sleep()` is
+how polling loops wait, so a `FakeClock` drives them too: its sleep moves the fake time forward
+by the amount asked and yields to the event loop once.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import time
 from typing import Protocol
@@ -18,6 +21,8 @@ class Clock(Protocol):
 
     def monotonic(self) -> float: ...
 
+    async def sleep(self, seconds: float) -> None: ...
+
 
 class SystemClock:
     def now(self) -> dt.datetime:
@@ -25,6 +30,9 @@ class SystemClock:
 
     def monotonic(self) -> float:
         return time.monotonic()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
 
 
 class FakeClock:
@@ -39,6 +47,10 @@ class FakeClock:
 
     def monotonic(self) -> float:
         return self._mono
+
+    async def sleep(self, seconds: float) -> None:
+        self.advance(max(seconds, 0.0))
+        await asyncio.sleep(0)
 
     def advance(self, seconds: float) -> None:
         self._now += dt.timedelta(seconds=seconds)

@@ -2,9 +2,12 @@
 
 A signer answers every request with exactly one of these. `Issued`, `Denied` and `Failed` end
 the request (they become the PCR's terminal condition). `NotYet` means "not now, ask me again":
-it is never written to the API; the controller requeues the request and may post an Event with
-its message. Raising an exception from a signer means the same as `NotYet` without a message
-(transient trouble, retry with backoff); decisions that are policy are always values.
+it is never written to the API; the controller requeues the request after `retry_after` (the
+signer's word, or the controller's default), may post an Event with its message, and wakes it
+earlier when one of the objects named in `wake_on` changes (`services_in(ns)`: any Service of
+that namespace; `pod(ns, name)`: that pod). Any signer may ask for that. Raising an exception
+from a signer means the same as `NotYet` without a message (transient trouble, retry with
+backoff); decisions that are policy are always values.
 
 Reasons are CamelCase identifiers, as metav1.Condition requires.
 """
@@ -48,11 +51,34 @@ class Failed:
 
 
 @dataclass(frozen=True, slots=True)
+class WakeOn:
+    """A change that is worth re-deciding a held request for: `kind` names the objects
+    (`SERVICES` of one namespace, or one `POD`), `key` which (a namespace, or `ns/name`)."""
+
+    kind: str
+    key: str
+
+
+SERVICES = "services"
+POD = "pod"
+
+
+def services_in(namespace: str) -> WakeOn:
+    return WakeOn(SERVICES, namespace)
+
+
+def pod(namespace: str, name: str) -> WakeOn:
+    return WakeOn(POD, f"{namespace}/{name}")
+
+
+@dataclass(frozen=True, slots=True)
 class NotYet:
     reason: str
     message: str
     retry_after: float | None = None
     """Seconds until a retry is worth it, if known; None means the controller's default."""
+    wake_on: tuple[WakeOn, ...] = ()
+    """Changes that should wake the request before `retry_after`."""
 
 
 Decision = Issued | Denied | Failed | NotYet

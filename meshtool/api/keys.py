@@ -7,8 +7,8 @@ possession (the CSR's self-signature, or `proofOfPossession`), so we only extrac
 
 Invariant: nothing here raises on bad key bytes. Garbage becomes a `KeyInfo` with `error` set
 and no key, so the signer can deny the request with the reason instead of the controller
-crashing on it. `classify` maps a key onto the six types Kubernetes allows (RSA moduli of
-exactly 3072 or 4096 bits); anything else is None, and `describe` names it for messages.
+crashing on it. Classifying and naming keys is `meshtool.pki.keys`' job; the names are
+re-exported here for the API edge's callers.
 """
 
 from __future__ import annotations
@@ -20,17 +20,11 @@ from dataclasses import dataclass
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa, x448, x25519
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
 from meshtool.api.types import KeySource, KeyType
+from meshtool.pki import keys as pki_keys
 
-_EC_TYPES: dict[str, KeyType] = {
-    "secp256r1": KeyType.ECDSAP256,
-    "secp384r1": KeyType.ECDSAP384,
-    "secp521r1": KeyType.ECDSAP521,
-}
-_RSA_TYPES = {3072: KeyType.RSA3072, 4096: KeyType.RSA4096}
 _DECODE_ERRORS = (ValueError, TypeError, UnsupportedAlgorithm, binascii.Error)
 
 
@@ -70,34 +64,6 @@ def _unreadable(source: KeySource, exc: Exception) -> KeyInfo:
     return KeyInfo(source, None, None, f"spec.{source.value} is not {what}: {exc}")
 
 
-def classify(key: PublicKeyTypes) -> KeyType | None:
-    if isinstance(key, ed25519.Ed25519PublicKey):
-        return KeyType.ED25519
-    if isinstance(key, ec.EllipticCurvePublicKey):
-        return _EC_TYPES.get(key.curve.name)
-    if isinstance(key, rsa.RSAPublicKey):
-        return _RSA_TYPES.get(key.key_size)
-    return None
-
-
-def describe(key: PublicKeyTypes) -> str:
-    """A short human name such as `RSA2048`, `ECDSA secp256k1` or `Ed448`."""
-    known = classify(key)
-    if known is not None:
-        return known.value
-    if isinstance(key, rsa.RSAPublicKey):
-        return f"RSA{key.key_size}"
-    if isinstance(key, ec.EllipticCurvePublicKey):
-        return f"ECDSA {key.curve.name}"
-    names = {
-        ed448.Ed448PublicKey: "Ed448",
-        x25519.X25519PublicKey: "X25519",
-        x448.X448PublicKey: "X448",
-    }
-    return next((n for cls, n in names.items() if isinstance(key, cls)), type(key).__name__)
-
-
-def spki_der(key: PublicKeyTypes) -> bytes:
-    return key.public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
+classify = pki_keys.classify
+describe = pki_keys.describe
+spki_der = pki_keys.spki_der

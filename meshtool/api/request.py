@@ -7,8 +7,13 @@ how to find the key and whether `unverifiedUserAnnotations` exists, by passing `
 
 Strictness: a required field that is missing, null, empty or of the wrong type raises
 `MalformedRequest` naming the object and the field. Optional fields may be absent or null.
-The status is only scanned for a terminal condition (type Issued/Denied/Failed, status "True");
-anything else in it is ignored, since it is the signer's own output.
+The status is not read here: `terminal_condition` is the one rule for whether a request is
+answered, and `meshtool.api.pcr.read` applies it before parsing.
+
+The terminal rule is kube-apiserver's: a status holds at most one condition, of type Issued,
+Denied or Failed, with status "True" (it refuses "False", "Unknown", other types and
+duplicates; `tests/integration/test_status_rules.py` writes each to a real apiserver). So a
+request is answered exactly when such a condition is present.
 """
 
 from __future__ import annotations
@@ -71,7 +76,9 @@ class Spec:
 KeyReader = Callable[[Spec], keys.KeyInfo]
 
 
-def parse(obj: Mapping[str, object], *, read_key: KeyReader, annotations: bool) -> PodCertRequest:
+def parse(
+    obj: Mapping[str, object], *, api_version: str, read_key: KeyReader, annotations: bool
+) -> PodCertRequest:
     meta = _mapping(obj, "metadata", "<unknown>/<unknown>")
     key = _object_key(meta)
     spec = Spec(key, _mapping(obj, "spec", key))
@@ -82,6 +89,7 @@ def parse(obj: Mapping[str, object], *, read_key: KeyReader, annotations: bool) 
         name=name,
         uid=_meta_string(meta, "uid", key),
         resource_version=_meta_string(meta, "resourceVersion", key),
+        api_version=api_version,
         signer_name=spec.string("signerName"),
         pod_name=spec.string("podName"),
         pod_uid=spec.string("podUID"),
@@ -97,7 +105,6 @@ def parse(obj: Mapping[str, object], *, read_key: KeyReader, annotations: bool) 
         key_type=key_info.key_type,
         key_error=key_info.error,
         user_annotations=spec.string_map("unverifiedUserAnnotations") if annotations else {},
-        terminal=_terminal(obj.get("status"), key),
         created_at=_created_at(meta, key),
     )
 
@@ -128,6 +135,15 @@ def _meta_string(meta: Mapping[str, object], field: str, key: str) -> str:
     return value
 
 
+def created_at(obj: Mapping[str, object]) -> dt.datetime | None:
+    """The creation time, or None when absent or unreadable; never raises."""
+    meta = obj.get("metadata")
+    try:
+        return _created_at(meta, "") if isinstance(meta, Mapping) else None
+    except MalformedRequest:
+        return None
+
+
 def _created_at(meta: Mapping[str, object], key: str) -> dt.datetime | None:
     value = meta.get("creationTimestamp")
     if value is None:
@@ -141,17 +157,10 @@ def _created_at(meta: Mapping[str, object], key: str) -> dt.datetime | None:
         raise MalformedRequest(key, "metadata.creationTimestamp", problem) from None
 
 
-def _terminal(status: object, key: str) -> Terminal | None:
-    if status is None:
-        return None
-    if not isinstance(status, Mapping):
-        raise MalformedRequest(key, "status", f"want an object, got {_show(status)}")
-    conditions = status.get("conditions")
-    if conditions is None:
-        return None
-    if not isinstance(conditions, list):
-        raise MalformedRequest(key, "status.conditions", f"want a list, got {_show(conditions)}")
-    return terminal_condition(conditions)
+def terminal_of(obj: Mapping[str, object]) -> Terminal | None:
+    """The terminal condition of a PCR object, if it has one; never raises."""
+    status = obj.get("status")
+    return terminal_condition(status.get("conditions")) if isinstance(status, Mapping) else None
 
 
 def terminal_condition(conditions: object) -> Terminal | None:

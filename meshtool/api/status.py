@@ -9,25 +9,27 @@ Times are whole-second RFC 3339 UTC (`2026-01-01T00:00:00Z`). The status times m
 leaf's validity exactly, so they come from the decision (which took them from the leaf), and
 only `lastTransitionTime` comes from the clock.
 
-`pcr_status_update` turns the cached object plus a status into the PUT body for `/status`. It
-keeps `metadata.resourceVersion`, so a concurrent writer makes the PUT fail with a conflict
-instead of being overwritten, and never mutates the cached object.
+`status_update` turns a request and a status into the PUT body for `/status`; it names the
+request's resourceVersion, so a concurrent writer makes the PUT fail with a conflict instead of
+being overwritten. `reference` is the request as an Event's `regarding`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from meshtool.api import wire
 from meshtool.api.decisions import ISSUED_REASON, Denied, Failed, Issued
 from meshtool.clock import Clock
 
-MAX_MESSAGE = 32 * 1024
-"""metav1.Condition.message limit (bytes); longer messages are cut."""
+MAX_MESSAGE = wire.MAX_MESSAGE
+"""Longer condition messages are cut to this many bytes."""
 
 
-def status_body(decision: Issued | Denied | Failed, *, clock: Clock) -> wire.PCRStatus:
+StatusBody = wire.PCRStatus
+
+
+def status_body(decision: Issued | Denied | Failed, *, clock: Clock) -> StatusBody:
     now = wire.format_time(clock.now())
     if isinstance(decision, Issued):
         return {
@@ -61,11 +63,52 @@ def _truncate(message: str) -> str:
     return encoded[: MAX_MESSAGE - 3].decode(errors="ignore") + "..."
 
 
-def pcr_status_update(obj: Mapping[str, Any], status: wire.PCRStatus) -> dict[str, Any]:
-    """The full body for `PUT .../podcertificaterequests/<name>/status`.
+class Target(Protocol):
+    """What a status write needs to know of its request (a `PodCertRequest` or `Unreadable`)."""
 
-    Everything but `status` is copied from `obj` (shallowly: nested values are shared, never
-    changed). `managedFields` is dropped: the server keeps its own when the field is absent.
+    @property
+    def namespace(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def uid(self) -> str: ...
+
+    @property
+    def resource_version(self) -> str: ...
+
+    @property
+    def api_version(self) -> str: ...
+
+
+def status_update(target: Target, status: StatusBody) -> dict[str, Any]:
+    """The body for `PUT .../podcertificaterequests/<name>/status`.
+
+    The status subresource takes only `status` from the body (the server keeps its own spec
+    and metadata), so the body carries no spec: just the identity of the object and its
+    resourceVersion, which makes a concurrent writer's PUT fail with a conflict instead of
+    being overwritten.
     """
-    metadata = {k: v for k, v in obj.get("metadata", {}).items() if k != "managedFields"}
-    return {**obj, "metadata": metadata, "status": status}
+    return {
+        "apiVersion": target.api_version,
+        "kind": wire.PCR_KIND,
+        "metadata": {
+            "name": target.name,
+            "namespace": target.namespace,
+            "uid": target.uid,
+            "resourceVersion": target.resource_version,
+        },
+        "status": status,
+    }
+
+
+def reference(target: Target) -> dict[str, Any]:
+    """The object reference of an Event about the request."""
+    return {
+        "apiVersion": target.api_version,
+        "kind": wire.PCR_KIND,
+        "namespace": target.namespace,
+        "name": target.name,
+        "uid": target.uid,
+    }

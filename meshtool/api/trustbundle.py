@@ -16,9 +16,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from meshtool.api import pem, wire
+from meshtool.api import wire
 from meshtool.api.errors import MalformedObject
 from meshtool.api.versions import PREFERENCE
+from meshtool.pki import pem
 
 PRIMARY_SUFFIX = "primary-bundle"
 
@@ -53,12 +54,16 @@ def ctb_body(
 
 def trust_bundle_pem(certs_der: Iterable[bytes]) -> str:
     """CERTIFICATE blocks for `certs_der`, duplicates dropped, first-seen order kept."""
-    return "".join(pem.encode("CERTIFICATE", der) for der in dict.fromkeys(certs_der))
+    return "".join(pem.encode_block(pem.CERTIFICATE, der) for der in dict.fromkeys(certs_der))
 
 
 def certificates_der(bundle_pem: str) -> list[bytes]:
     """The DER of every decodable CERTIFICATE block, in order (for comparing bundles)."""
-    return [b.der for b in pem.blocks(bundle_pem) if b.type == "CERTIFICATE" and b.der is not None]
+    try:
+        found = pem.scan(bundle_pem)
+    except pem.PemError:
+        return []
+    return [b.der for b in found if b.type == pem.CERTIFICATE and b.der is not None]
 
 
 def parse(obj: Mapping[str, object]) -> TrustBundle:

@@ -19,19 +19,10 @@ from typing import NewType
 
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
+from meshtool.pki.keys import KeyType as KeyType  # re-exported: every request carries one
+
 ObjectKey = NewType("ObjectKey", str)
 """`<namespace>/<name>` for namespaced objects, `<name>` for cluster-scoped ones."""
-
-
-class KeyType(enum.Enum):
-    """The six key types Kubernetes allows in a PodCertificateRequest."""
-
-    RSA3072 = "RSA3072"
-    RSA4096 = "RSA4096"
-    ECDSAP256 = "ECDSAP256"
-    ECDSAP384 = "ECDSAP384"
-    ECDSAP521 = "ECDSAP521"
-    ED25519 = "ED25519"
 
 
 class KeySource(enum.Enum):
@@ -49,8 +40,10 @@ class Terminal(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class PodCertRequest:
-    """One PodCertificateRequest, whatever version it was read in.
+    """One pending PodCertificateRequest, whatever version it was read in.
 
+    It carries everything a status write needs (`api_version` is the version it was read
+    through, and the one to write back through), so no raw object travels to the PUT.
     `public_key` is None when the request's key could not be read; `key_error` then says why.
     `key_type` is None when the key was read but is not one of the six allowed types.
     """
@@ -59,6 +52,7 @@ class PodCertRequest:
     name: str
     uid: str
     resource_version: str
+    api_version: str
     signer_name: str
     pod_name: str
     pod_uid: str
@@ -72,12 +66,48 @@ class PodCertRequest:
     key_type: KeyType | None
     key_error: str | None
     user_annotations: Mapping[str, str] = field(default_factory=dict)
-    terminal: Terminal | None = None
     created_at: dt.datetime | None = None
 
     @property
     def key(self) -> ObjectKey:
         return ObjectKey(f"{self.namespace}/{self.name}")
+
+
+@dataclass(frozen=True, slots=True)
+class Unreadable:
+    """A pending request too broken to parse; it can still be answered (Denied), so it keeps
+    what a status write needs, and `error` names the field and the problem."""
+
+    namespace: str
+    name: str
+    uid: str
+    resource_version: str
+    api_version: str
+    signer_name: str
+    error: str
+    created_at: dt.datetime | None = None
+
+    @property
+    def key(self) -> ObjectKey:
+        return ObjectKey(f"{self.namespace}/{self.name}")
+
+
+@dataclass(frozen=True, slots=True)
+class Answered:
+    """A request that already has its terminal condition: all that is left to know of it."""
+
+    namespace: str
+    name: str
+    signer_name: str
+    terminal: Terminal
+
+    @property
+    def key(self) -> ObjectKey:
+        return ObjectKey(f"{self.namespace}/{self.name}")
+
+
+PcrEntry = PodCertRequest | Unreadable | Answered
+"""What the PCR informer keeps per object: `meshtool.api.pcr.read` decides which."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from meshtool.api import keys, request
+from meshtool.api import keys, request, wire
 from meshtool.api.types import PodCertRequest
 
 VERSION = "v1"
+API_VERSION = f"{wire.GROUP}/{VERSION}"
 _NO_STUB = (
     "spec.stubPKCS10Request is empty; the request was probably created by a pre-1.36 kubelet "
     "with a legacy pkixPublicKey, which only certificates.k8s.io/v1beta1 shows"
@@ -26,7 +27,7 @@ def needs_legacy_view(request: PodCertRequest) -> bool:
 
 
 def parse(obj: Mapping[str, object]) -> PodCertRequest:
-    return request.parse(obj, read_key=_read_key, annotations=True)
+    return request.parse(obj, api_version=API_VERSION, read_key=_read_key, annotations=True)
 
 
 def _read_key(spec: request.Spec) -> keys.KeyInfo:

@@ -12,14 +12,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from meshtool.api import keys, request
+from meshtool.api import keys, request, wire
 from meshtool.api.types import PodCertRequest
 
 VERSION = "v1beta1"
+API_VERSION = f"{wire.GROUP}/{VERSION}"
 
 
 def parse(obj: Mapping[str, object]) -> PodCertRequest:
-    return request.parse(obj, read_key=_read_key, annotations=True)
+    return request.parse(obj, api_version=API_VERSION, read_key=_read_key, annotations=True)
 
 
 def _read_key(spec: request.Spec) -> keys.KeyInfo:

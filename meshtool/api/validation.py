@@ -26,12 +26,13 @@ from collections.abc import Mapping
 
 from cryptography import x509
 
-from meshtool.api import keys, pem, wire
+from meshtool.api import keys, wire
 from meshtool.api.types import PodCertRequest
+from meshtool.pki import pem
 
 MAX_CHAIN_BYTES = 100 * 1024
 MAX_REASON = 1024
-MAX_MESSAGE = 32 * 1024
+MAX_MESSAGE = wire.MAX_MESSAGE
 CLOCK_SKEW = dt.timedelta(minutes=5)
 MIN_LIFETIME = dt.timedelta(hours=1)
 REFRESH_MARGIN = dt.timedelta(minutes=10)
@@ -83,13 +84,20 @@ def _chain(chain: object, problems: list[str]) -> x509.Certificate | None:
         return None
     if len(chain.encode()) > MAX_CHAIN_BYTES:
         problems.append(f"certificateChain: longer than {MAX_CHAIN_BYTES} bytes")
-    parsed = [_certificate(i, block, problems) for i, block in enumerate(pem.blocks(chain))]
+    try:
+        found = pem.scan(chain)
+    except pem.PemError as exc:
+        problems.append(f"certificateChain: {exc}")
+        return None
+    # An unterminated last block is trailing text to the apiserver (Go's encoding/pem).
+    complete = [block for block in found if block.complete]
+    parsed = [_certificate(i, block, problems) for i, block in enumerate(complete)]
     if not parsed:
         problems.append("certificateChain: no PEM block")
     return parsed[0] if parsed else None
 
 
-def _certificate(index: int, block: pem.Block, problems: list[str]) -> x509.Certificate | None:
+def _certificate(index: int, block: pem.Scanned, problems: list[str]) -> x509.Certificate | None:
     where = f"certificateChain block {index}"
     if block.type != "CERTIFICATE":
         problems.append(f"{where}: type {block.type!r}, want CERTIFICATE")

@@ -44,6 +44,12 @@ def choose(served: Mapping[str, Collection[str]], plural: str) -> str | None:
     return next((v for v in PREFERENCE if plural in served.get(v, ())), None)
 
 
+def legacy_key_view(served: Mapping[str, Collection[str]], chosen: str) -> bool:
+    """Whether requests of pre-1.36 kubelets, whose key v1 hides, can be read through v1beta1:
+    the controller speaks v1 and the cluster still serves v1beta1 PCRs beside it."""
+    return chosen == "v1" and PODCERTIFICATEREQUESTS in served.get("v1beta1", ())
+
+
 def not_served_message(plural: str) -> str:
     """What the cluster needs so that `plural` is served."""
     return _HELP.get(plural, f"certificates.k8s.io {plural} is not served by this cluster.")

@@ -20,6 +20,8 @@ GROUP = "certificates.k8s.io"
 PCR_KIND = "PodCertificateRequest"
 CTB_KIND = "ClusterTrustBundle"
 DEFAULT_MAX_EXPIRATION_SECONDS = 86400
+MAX_MESSAGE = 32 * 1024
+"""metav1.Condition.message limit in bytes."""
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 _MICRO_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 

@@ -10,11 +10,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from meshtool.api import trustbundle, types
+from meshtool.api import objects, pcr, trustbundle, types
 from meshtool.app.poolwatch import PoolWatcher
 from meshtool.app.settings import ControllerSettings
 from meshtool.clock import Clock
-from meshtool.controllers import cache, status
+from meshtool.controllers import cache
+from meshtool.controllers.metrics import Metrics
 from meshtool.controllers.trustbundle import BundleSpec
 from meshtool.kube import resources
 from meshtool.kube.client import KubeClient
@@ -45,7 +46,11 @@ def key_policy(settings: ControllerSettings) -> policy.KeyPolicy:
 
 
 def build_signers(
-    settings: ControllerSettings, *, clock: Clock, on_pool_change: Callable[[], None]
+    settings: ControllerSettings,
+    *,
+    clock: Clock,
+    metrics: Metrics,
+    on_pool_change: Callable[[], None],
 ) -> list[SignerSetup]:
     signer_names = names.SignerNames(settings.signer_domain)
     keys = key_policy(settings)
@@ -75,6 +80,7 @@ def build_signers(
             signer_name=signer.signer_name,
             path=signer_settings.pool_file,
             clock=clock,
+            metrics=metrics,
             on_change=on_pool_change,
         )
         setups.append(SignerSetup(signer, labels, watcher))
@@ -89,7 +95,7 @@ def managed_signer_names(settings: ControllerSettings) -> set[str]:
 
 @dataclass(slots=True)
 class Informers:
-    pcrs: list[Informer[status.CachedPCR]]
+    pcrs: list[Informer[types.PcrEntry]]
     pods: Informer[types.PodView]
     services: Informer[types.ServiceView]
     service_accounts: Informer[types.ServiceAccountView]
@@ -102,7 +108,7 @@ class Informers:
         found += [self.service_accounts, self.nodes, self.bundles]
         return found + ([self.leases] if self.leases is not None else [])
 
-    def pcr(self, key: str) -> status.CachedPCR | None:
+    def pcr(self, key: str) -> types.PcrEntry | None:
         for informer in self.pcrs:
             found = informer.get(key)
             if found is not None:
@@ -126,32 +132,29 @@ def build_informers(
     ctb_version: str,
 ) -> Informers:
     pcr_resource = resources.pod_certificate_requests(pcr_version)
-    pcrs = [
-        Informer(
-            client, pcr_resource, transform=status.cached_pcr, field_selector=f"spec.signerName={n}"
-        )
+    pcrs: list[Informer[types.PcrEntry]] = [
+        Informer(client, pcr_resource, transform=pcr.read, field_selector=f"spec.signerName={n}")
         for n in signer_names
     ]
-    services = Informer(client, resources.SERVICES, transform=cache.service_view)
+    services = Informer(client, resources.SERVICES, transform=objects.service_view)
     services.add_index(cache.NAMESPACE_INDEX, cache.by_namespace)
     lease_informer = None
     if settings.sharding is not None:
-        selector = f"{leases.APPLICATION_LABEL}={settings.sharding.application}"
         lease_informer = Informer(
             client,
             resources.LEASES,
             transform=leases.lease_view,
             namespace=settings.sharding.namespace,
-            label_selector=selector,
+            label_selector=settings.sharding.selector,
         )
     return Informers(
         pcrs=pcrs,
-        pods=Informer(client, resources.PODS, transform=cache.pod_view),
+        pods=Informer(client, resources.PODS, transform=objects.pod_view),
         services=services,
         service_accounts=Informer(
-            client, resources.SERVICE_ACCOUNTS, transform=cache.service_account_view
+            client, resources.SERVICE_ACCOUNTS, transform=objects.service_account_view
         ),
-        nodes=Informer(client, resources.NODES, transform=cache.node_view),
+        nodes=Informer(client, resources.NODES, transform=objects.node_view),
         bundles=Informer(client, resources.cluster_trust_bundles(ctb_version), transform=_bundle),
         leases=lease_informer,
     )

@@ -3,7 +3,8 @@
 `/healthz` answers 200 while the event loop runs (a wedged loop cannot answer, which is what a
 liveness probe should catch). `/readyz` answers 200 only when every readiness check passes, and
 503 with one line per failing check otherwise: caches not synced, a CA pool not loaded or
-corrupt, the API unreachable. `/metrics` is the Prometheus text format of the default registry.
+corrupt, the API unreachable. `/metrics` is the Prometheus text format of the controller's own
+registry.
 
 It is deliberately minimal (HTTP/1.0-style, one request per connection): probes and scrapers
 need nothing more, and it keeps a web framework out of the controller.
@@ -15,7 +16,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 log = logging.getLogger("meshtool.app.health")
 
@@ -37,7 +38,7 @@ def _response(status: str, body: bytes, content_type: str = "text/plain; charset
     return head.encode() + body
 
 
-def route(path: str, readiness: Readiness) -> bytes:
+def route(path: str, readiness: Readiness, registry: CollectorRegistry) -> bytes:
     if path == "/healthz":
         return _response("200 OK", b"ok\n")
     if path == "/readyz":
@@ -46,14 +47,14 @@ def route(path: str, readiness: Readiness) -> bytes:
             return _response("503 Service Unavailable", ("\n".join(problems) + "\n").encode())
         return _response("200 OK", b"ok\n")
     if path == "/metrics":
-        return _response("200 OK", generate_latest(), CONTENT_TYPE_LATEST)
+        return _response("200 OK", generate_latest(registry), CONTENT_TYPE_LATEST)
     return _response("404 Not Found", b"not found\n")
 
 
 class HealthServer:
-    def __init__(self, address: str, readiness: Readiness) -> None:
+    def __init__(self, address: str, readiness: Readiness, registry: CollectorRegistry) -> None:
         self._host, self._port = split_address(address)
-        self._readiness = readiness
+        self._readiness, self._registry = readiness, registry
         self._server: asyncio.Server | None = None
 
     @property
@@ -75,7 +76,7 @@ class HealthServer:
             line = await asyncio.wait_for(reader.readline(), timeout=5)
             parts = line.decode("latin-1").split()
             path = parts[1].split("?")[0] if len(parts) >= 2 else "/"
-            writer.write(route(path, self._readiness))
+            writer.write(route(path, self._readiness, self._registry))
             await writer.drain()
         except (TimeoutError, ConnectionError):
             pass

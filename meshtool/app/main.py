@@ -7,9 +7,13 @@ for their first lists; then start the workers, the trust-bundle publisher, the L
 heartbeat and the membership watcher, all in one TaskGroup. Cancellation (SIGTERM/SIGINT)
 stops everything cleanly.
 
-Event wiring: a PCR change enqueues its key; a Service or pod change re-enqueues requests held
-for a Service in that namespace; a membership change re-enqueues every pending request and
+Event wiring: a PCR change enqueues its key; a Service change wakes the requests held on the
+Services of its namespace, a pod change those held on that pod (whatever a signer asked to be
+woken by, through `NotYet.wake_on`); a membership change re-enqueues every pending request and
 republishes bundles; a CTB change or pool reload republishes bundles.
+
+Each `Controller` has its own metrics registry, served at its `/metrics`; loops wait on the
+injected clock.
 """
 
 from __future__ import annotations
@@ -20,12 +24,13 @@ import logging
 import signal
 from typing import Any
 
-from meshtool.api import versions
+from meshtool.api import decisions, pcr, types, versions
 from meshtool.app import components
 from meshtool.app.health import HealthServer
 from meshtool.app.settings import ControllerSettings
 from meshtool.clock import Clock, SystemClock
-from meshtool.controllers import cache, events, metrics, podcert, status, trustbundle
+from meshtool.controllers import cache, events, podcert, status, trustbundle
+from meshtool.controllers.metrics import Metrics
 from meshtool.kube.client import KubeClient
 from meshtool.kube.resources import cluster_trust_bundles, pod_certificate_requests
 from meshtool.runtime import controller, trigger, workqueue
@@ -45,14 +50,14 @@ async def discover(client: KubeClient) -> tuple[str, str, bool]:
     for version in versions.PREFERENCE:
         found = await client.served_resources(f"certificates.k8s.io/{version}")
         served[version] = found or set()
-    pcr = versions.choose(served, "podcertificaterequests")
-    ctb = versions.choose(served, "clustertrustbundles")
-    if pcr is None:
-        raise StartupError(versions.not_served_message("podcertificaterequests"))
-    if ctb is None:
-        raise StartupError(versions.not_served_message("clustertrustbundles"))
-    legacy = pcr == "v1" and "podcertificaterequests" in served["v1beta1"]
-    return pcr, ctb, legacy
+    pcrs = versions.choose(served, versions.PODCERTIFICATEREQUESTS)
+    ctbs = versions.choose(served, versions.CLUSTERTRUSTBUNDLES)
+    if pcrs is None:
+        raise StartupError(versions.not_served_message(versions.PODCERTIFICATEREQUESTS))
+    if ctbs is None:
+        raise StartupError(versions.not_served_message(versions.CLUSTERTRUSTBUNDLES))
+    legacy = versions.legacy_key_view(served, pcrs)
+    return pcrs, ctbs, legacy
 
 
 def connect(settings: ControllerSettings) -> KubeClient:
@@ -87,8 +92,9 @@ class Controller:
         self.settings, self.client, self.clock = settings, client, clock
         self.queue: workqueue.WorkQueue[str] = workqueue.WorkQueue()
         self.bundle_trigger = trigger.Trigger()
+        self.metrics = Metrics()
         self.setups = components.build_signers(
-            settings, clock=clock, on_pool_change=self.bundle_trigger.fire
+            settings, clock=clock, metrics=self.metrics, on_pool_change=self.bundle_trigger.fire
         )
         self.api_ok = False
         self.legacy_served = False
@@ -126,7 +132,7 @@ class Controller:
             nodes=inf.nodes,
         )
         self.membership = self._membership()
-        self.reconciler = self._reconciler(pcr_version)
+        self.reconciler = self._reconciler()
         self.publisher = trustbundle.Publisher(
             client=self.client,
             resource=cluster_trust_bundles(ctb_version),
@@ -134,6 +140,7 @@ class Controller:
             actual=inf.bundles.values,
             managed_signers=components.managed_signer_names(self.settings),
             owns=self.membership.owns,
+            metrics=self.metrics,
         )
         self._wire_events()
 
@@ -150,13 +157,12 @@ class Controller:
             ),
         )
 
-    def _reconciler(self, pcr_version: str) -> podcert.PodCertReconciler:
-        recorder = events.EventRecorder(self.client, clock=self.clock, instance=self.membership.me)
+    def _reconciler(self) -> podcert.PodCertReconciler:
+        recorder = events.EventRecorder(
+            self.client, clock=self.clock, instance=self.membership.me, metrics=self.metrics
+        )
         writer = status.StatusWriter(
-            client=self.client,
-            resource=pod_certificate_requests(pcr_version),
-            recorder=recorder,
-            clock=self.clock,
+            client=self.client, recorder=recorder, clock=self.clock, metrics=self.metrics
         )
         watchers = {s.signer.signer_name: s.watcher for s in self.setups}
         return podcert.PodCertReconciler(
@@ -167,41 +173,41 @@ class Controller:
             owns=self.membership.owns,
             writer=writer,
             clock=self.clock,
+            metrics=self.metrics,
             timing=podcert.Timing(
                 not_mine_requeue=float(self.settings.lease_duration_seconds),
                 mismatch_grace=self.settings.identity_mismatch_grace,
             ),
-            legacy_view=self._legacy_view if self.legacy_served else None,
+            legacy_reader=self._read_legacy if self.legacy_served else None,
         )
 
-    async def _legacy_view(self, namespace: str, name: str) -> dict[str, Any]:
-        legacy = pod_certificate_requests("v1beta1")
-        return await self.client.get(legacy, name, namespace=namespace)
+    async def _read_legacy(self, request: types.PodCertRequest) -> types.PodCertRequest:
+        legacy = pod_certificate_requests(pcr.LEGACY_KEY_VERSION)
+        return pcr.parse(await self.client.get(legacy, request.name, namespace=request.namespace))
 
     def _wire_events(self) -> None:
         inf = self.informers
         for pcr_informer in inf.pcrs:
             pcr_informer.on_change(self._on_pcr)
-        inf.services.on_change(lambda key, old, new: self._requeue_held(key))
-        inf.pods.on_change(lambda key, old, new: self._requeue_held(key))
+        services_in, pod = decisions.services_in, decisions.pod
+        inf.services.on_change(lambda key, old, new: self._wake(services_in(_namespace(key))))
+        inf.pods.on_change(lambda key, old, new: self._wake(pod(*key.split("/", 1))))
         inf.bundles.on_change(lambda key, old, new: self.bundle_trigger.fire())
 
-    def _on_pcr(self, key: str, old: Any, new: status.CachedPCR | None) -> None:
+    def _on_pcr(self, key: str, old: Any, new: types.PcrEntry | None) -> None:
         if new is None:
             self.reconciler.forget(key)
-        elif not new.terminal:
+        elif not isinstance(new, types.Answered):
             self.queue.add(key)
 
-    def _requeue_held(self, key: str) -> None:
-        for held in self.reconciler.held_in(key.partition("/")[0]):
-            self.queue.add(held)
+    def _wake(self, change: decisions.WakeOn) -> None:
+        for key in self.reconciler.wakeups.waiting_on(change):
+            self.queue.add(key)
 
     def _on_membership(self, live: tuple[str, ...]) -> None:
         self.bundle_trigger.fire()
-        for informer in self.informers.pcrs:
-            for pcr in informer.values():
-                if not pcr.terminal:
-                    self.queue.add(pcr.key)
+        for entry in self._pending():
+            self.queue.add(entry.key)
 
     def _start(self, group: asyncio.TaskGroup) -> None:
         for informer in self.informers.all():
@@ -232,14 +238,14 @@ class Controller:
                 self.reconciler,
                 workers=self.settings.workers,
                 name="podcert",
-                observe=lambda outcome, _: metrics.RECONCILES.labels("podcert", outcome).inc(),
+                observe=lambda outcome, _: self.metrics.reconciles.labels("podcert", outcome).inc(),
             )
         )
 
     async def _probe_api(self) -> None:
         while True:
             self.api_ok = await self.client.healthy()
-            await asyncio.sleep(10)
+            await self.clock.sleep(10)
 
     def readiness(self) -> list[str]:
         problems = [] if self.api_ok else ["kube-apiserver is not reachable"]
@@ -251,18 +257,22 @@ class Controller:
         return problems
 
     def _health(self) -> HealthServer | None:
-        metrics.QUEUE_DEPTH.set_function(lambda: len(self.queue))
-        metrics.LIVE_REPLICAS.set_function(lambda: len(self.membership.current))
-        metrics.PENDING.set_function(lambda: len(self._pending()))
-        metrics.OLDEST_PENDING.set_function(self._oldest_pending_age)
+        m = self.metrics
+        m.queue_depth.set_function(lambda: len(self.queue))
+        m.live_replicas.set_function(lambda: len(self.membership.current))
+        m.pending.set_function(lambda: len(self._pending()))
+        m.oldest_pending.set_function(self._oldest_pending_age)
         address = self.settings.health_address
-        return HealthServer(address, self.readiness) if address else None
+        return HealthServer(address, self.readiness, m.registry) if address else None
 
-    def _pending(self) -> list[status.CachedPCR]:
-        return [p for inf in self.informers.pcrs for p in inf.values() if not p.terminal]
+    def _pending(self) -> list[status.Target]:
+        entries = (e for inf in self.informers.pcrs for e in inf.values())
+        return [e for e in entries if not isinstance(e, types.Answered)]
 
     def _oldest_pending_age(self) -> float:
-        created = [
-            p.request.created_at for p in self._pending() if p.request and p.request.created_at
-        ]
+        created = [e.created_at for e in self._pending() if e.created_at is not None]
         return (self.clock.now() - min(created)).total_seconds() if created else 0.0
+
+
+def _namespace(key: str) -> str:
+    return key.partition("/")[0]

@@ -13,14 +13,13 @@ good read.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 from collections.abc import Callable
 from pathlib import Path
 
 from meshtool.clock import Clock
-from meshtool.controllers import metrics
+from meshtool.controllers.metrics import Metrics
 from meshtool.pki import capool
 
 log = logging.getLogger("meshtool.app.poolwatch")
@@ -33,10 +32,11 @@ class PoolWatcher:
         signer_name: str,
         path: Path,
         clock: Clock,
+        metrics: Metrics,
         on_change: Callable[[], None] = lambda: None,
     ) -> None:
         self.signer_name, self.path = signer_name, path
-        self._clock, self._on_change = clock, on_change
+        self._clock, self._metrics, self._on_change = clock, metrics, on_change
         self.pool: capool.CAPool | None = None
         self.error: str | None = "not loaded yet"
         self._digest: str | None = None
@@ -64,9 +64,9 @@ class PoolWatcher:
     def _install(self, pool: capool.CAPool, digest: str) -> None:
         first = self.pool is None
         self.pool, self.error, self._digest = pool, None, digest
-        metrics.CA_POOL_HEALTHY.labels(signer=self.signer_name).set(1)
+        self._metrics.ca_pool_healthy.labels(signer=self.signer_name).set(1)
         for ca in pool.cas:
-            metrics.CA_NOT_AFTER.labels(signer=self.signer_name, ca_id=ca.id).set(
+            self._metrics.ca_not_after.labels(signer=self.signer_name, ca_id=ca.id).set(
                 ca.not_after.timestamp()
             )
         ids = ", ".join(ca.id for ca in pool.cas)
@@ -76,14 +76,14 @@ class PoolWatcher:
     def _bad(self, message: str, *, digest: str) -> bool:
         if digest != self._digest:
             self._digest = digest
-            metrics.CA_POOL_LOAD_ERRORS.labels(signer=self.signer_name).inc()
+            self._metrics.ca_pool_load_errors.labels(signer=self.signer_name).inc()
             keeping = "keeping the previous pool" if self.pool else "no pool loaded"
             log.error("%s CA pool rejected (%s): %s", self.signer_name, keeping, message)
         self.error = message
-        metrics.CA_POOL_HEALTHY.labels(signer=self.signer_name).set(0)
+        self._metrics.ca_pool_healthy.labels(signer=self.signer_name).set(0)
         return False
 
     async def run(self, interval: float) -> None:
         while True:
-            await asyncio.sleep(interval)
+            await self._clock.sleep(interval)
             self.check()

@@ -18,7 +18,7 @@ import click
 from meshtool import clock
 from meshtool.kube import client as kube_client
 from meshtool.kube import errors, resources
-from meshtool.pki import capool, pem
+from meshtool.pki import capool, keys
 
 
 @click.command("make-ca-pool-secret")
@@ -67,7 +67,7 @@ def make_ca_pool_secret(
 
 def describe(ca: capool.CA) -> str:
     subject = ca.root.subject.rfc4514_string()
-    key_type = pem.key_type(ca.signing_key)
+    key_type = keys.describe(ca.signing_key)
     return f'CA "{ca.id}" ({key_type}, {subject}), valid until {ca.not_after.isoformat()}'
 
 

@@ -21,7 +21,7 @@ import click
 from cryptography import x509
 
 from meshtool import clock
-from meshtool.pki import capool, chain, pem, podidentity
+from meshtool.pki import capool, chain, keys, pem, podidentity
 
 _T = TypeVar("_T")
 _NOT_RECOGNISED = "not a credential bundle, certificate chain, trust bundle or CA pool"
@@ -58,8 +58,8 @@ def summarize(
     if any(block.type == pem.PRIVATE_KEY for block in found):
         bundle = pem.credential(data)
         key = bundle.key
-        fingerprint = pem.fingerprint(key.public_key())
-        head = f"credential bundle: {pem.key_type(key)} private key {fingerprint}"
+        fingerprint = keys.fingerprint(key.public_key())
+        head = f"credential bundle: {keys.describe(key)} private key {fingerprint}"
         return [head, *_chain_lines(bundle.chain, now)], bundle.chain
     certs = pem.certificates(data)
     kind = "trust bundle" if all(_is_ca(cert) for cert in certs) else "certificate chain"
@@ -76,7 +76,7 @@ def certificate_lines(
         f"  issuer:      {cert.issuer.rfc4514_string() or '(empty)'}",
         f"  serial:      {cert.serial_number:x}",
         f"  validity:    {_validity(cert, now)}",
-        f"  key:         {pem.key_type(key)} {pem.fingerprint(key)}",
+        f"  key:         {keys.describe(key)} {keys.fingerprint(key)}",
         f"  CA:          {'yes' if _is_ca(cert) else 'no'}",
     ]
     lines += _san_lines(cert) + _pod_identity_lines(cert)
@@ -97,7 +97,7 @@ def _pool_lines(pool: capool.CAPool, now: dt.datetime) -> list[str]:
         role = " (signing)" if ca is pool.signing_ca else ""
         key = ca.signing_key
         lines.append(
-            f'CA "{ca.id}"{role}: {pem.key_type(key)} key {pem.fingerprint(key.public_key())}'
+            f'CA "{ca.id}"{role}: {keys.describe(key)} key {keys.fingerprint(key.public_key())}'
         )
         lines += certificate_lines(ca.root, "root", now, indent="  ")
         for index, cert in enumerate(ca.intermediates, 1):

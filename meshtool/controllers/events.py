@@ -12,8 +12,9 @@ import logging
 import secrets
 from typing import Any
 
+from meshtool.api import wire
 from meshtool.clock import Clock
-from meshtool.controllers import metrics
+from meshtool.controllers.metrics import Metrics
 from meshtool.kube import errors, resources
 from meshtool.kube.client import KubeClient
 
@@ -22,13 +23,12 @@ log = logging.getLogger("meshtool.controllers.events")
 REPORTING_CONTROLLER = "meshtool.row-major.net/controller"
 
 
-def _micro_time(clock: Clock) -> str:
-    return clock.now().strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 class EventRecorder:
-    def __init__(self, client: KubeClient, *, clock: Clock, instance: str) -> None:
+    def __init__(
+        self, client: KubeClient, *, clock: Clock, instance: str, metrics: Metrics
+    ) -> None:
         self._client, self._clock, self._instance = client, clock, instance
+        self._metrics = metrics
 
     def body(
         self, regarding: dict[str, Any], *, type_: str, reason: str, action: str, note: str
@@ -38,7 +38,7 @@ class EventRecorder:
             "apiVersion": "events.k8s.io/v1",
             "kind": "Event",
             "metadata": {"name": name, "namespace": regarding.get("namespace", "default")},
-            "eventTime": _micro_time(self._clock),
+            "eventTime": wire.format_micro_time(self._clock.now()),
             "reportingController": REPORTING_CONTROLLER,
             "reportingInstance": self._instance[:128],
             "action": action,
@@ -57,7 +57,7 @@ class EventRecorder:
                 resources.EVENTS, body, namespace=body["metadata"]["namespace"]
             )
         except errors.KubeError as exc:
-            metrics.API_ERRORS.labels(operation="event", code=_code(exc)).inc()
+            self._metrics.api_errors.labels(operation="event", code=_code(exc)).inc()
             log.warning("could not post event %s for %s: %s", reason, regarding.get("name"), exc)
 
 

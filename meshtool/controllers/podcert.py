@@ -1,38 +1,35 @@
-"""The PodCertificateRequest reconciler: filter, shard, check identity, decide, write status.
+"""The PodCertificateRequest reconciler: a checklist of guards, then one decision, then a write.
 
-`reconcile(key)` is level-triggered: it rereads the request from the informer cache and walks
-a checklist of guards, each returning early:
+`reconcile(key)` is level-triggered: it rereads the request from the informer cache
+(`api.types.PcrEntry`, made by `api.pcr.read`) and walks the checklist below, each step
+returning early. It never retries by itself: a write conflict raises `Requeue` from the status
+writer, and the work queue's backoff brings the key back to be reread from the cache.
 
-1. gone from the cache -> nothing to do (deletion also clears our per-key memory);
-2. for a signer we don't run -> ignore;
-3. already terminal (Issued, Denied, Failed) -> done;
-4. another replica's shard -> look again in about one lease duration;
-5. pod, service account or node UIDs disagree with our caches -> requeue briefly (our cache may
-   lag the kubelet's view), and deny with `IdentityMismatch` once the disagreement outlives a
-   grace period;
-6. ask the signer; write Issued / Denied / Failed, or hold a `NotYet` (one Warning Event, then
-   a retry, and an immediate re-check when the namespace's Services or the pod change).
-
-Writes go through `StatusWriter`, the single place that turns a decision into a status update
-with the object's resourceVersion; its outcome tells us whether to stop, re-read, or retry.
+Memory between reconciles is per key and cleared when the request goes away: when an identity
+disagreement started (to deny it once it outlives the grace period), whether we posted the
+Warning for a held request, and the resourceVersion we last answered (so the stale cache entry
+of a request we just answered is not answered twice before our write comes back).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
-from meshtool.api import decisions, types, v1
+from meshtool.api import decisions, pcr, types
 from meshtool.clock import Clock
-from meshtool.controllers import cache, metrics, status
+from meshtool.controllers import cache, status
+from meshtool.controllers.metrics import Metrics
 from meshtool.pki.capool import CAPool
 from meshtool.runtime.controller import Result
+from meshtool.runtime.wakeups import Wakeups
+from meshtool.signers import identity
 from meshtool.signers.base import Signer
 
 log = logging.getLogger("meshtool.controllers.podcert")
+
+LegacyReader = Callable[[types.PodCertRequest], Awaitable[types.PodCertRequest]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,137 +40,108 @@ class Timing:
     mismatch_grace: float = 30.0
     """How long a UID disagreement may last before it is a denial rather than cache lag."""
     not_yet_retry: float = 30.0
-    held_recheck: float = 300.0
-    """Safety-net revisit of requests held for a Service; changes re-trigger them sooner."""
+    """When a signer's NotYet names no retry interval."""
 
 
 @dataclass
 class _Memory:
-    """What we remember per key between reconciles; cleared when the request goes away."""
-
     mismatch_since: dict[str, float] = field(default_factory=dict)
     warned: set[str] = field(default_factory=set)
-    held: dict[str, set[str]] = field(default_factory=dict)
-    """namespace -> keys held until a Service or pod there changes."""
-    written: dict[str, str] = field(default_factory=dict)
-    """key -> resourceVersion we already answered, so a stale cache entry is not answered twice."""
+    answered: dict[str, str] = field(default_factory=dict)
 
 
 class PodCertReconciler:
     def __init__(
         self,
         *,
-        lookup: Callable[[str], status.CachedPCR | None],
+        lookup: Callable[[str], types.PcrEntry | None],
         signers: Mapping[str, Signer],
         pools: Callable[[str], CAPool | None],
         view: cache.ClusterCache,
         owns: Callable[[str], bool],
         writer: status.StatusWriter,
         clock: Clock,
+        metrics: Metrics,
         timing: Timing = Timing(),
-        legacy_view: Callable[[str, str], Awaitable[dict[str, Any]]] | None = None,
+        legacy_reader: LegacyReader | None = None,
     ) -> None:
         self._lookup, self._signers, self._pools = lookup, signers, pools
-        self._legacy_view = legacy_view
         self._view, self._owns, self._writer = view, owns, writer
-        self._clock, self._timing = clock, timing
+        self._clock, self._metrics, self._timing = clock, metrics, timing
+        self._legacy_reader = legacy_reader
         self._memory = _Memory()
+        self.wakeups: Wakeups[str, decisions.WakeOn] = Wakeups()
+        """Held requests by what should wake them; the app wires informer changes to it."""
 
     async def reconcile(self, key: str) -> Result | None:
-        cached = self._lookup(key)
-        if cached is None:
+        entry = self._lookup(key)
+        if entry is None:  # deleted: nothing to answer, nothing to remember
             self.forget(key)
             return None
-        return await self._reconcile(cached, conflicts_left=1)
-
-    async def _reconcile(self, cached: status.CachedPCR, *, conflicts_left: int) -> Result | None:
-        signer = self._signers.get(cached.signer_name)
-        if signer is None or cached.terminal or self._memory.written.get(cached.key) == cached.rv:
+        signer = self._signers.get(entry.signer_name)
+        if signer is None or isinstance(entry, types.Answered):
             return None
-        if not self._owns(cached.key):
+        if self._memory.answered.get(key) == entry.resource_version:
+            return None  # we answered this version; our write has not reached the cache yet
+        if not self._owns(key):  # another replica's: look again when ownership may have moved
             return Result(requeue_after=self._timing.not_mine_requeue)
-        cached = await self._with_legacy_key(cached)
-        decision = self._identity_or_decision(signer, cached)
+        decision = await self._decide(signer, entry)
         if isinstance(decision, Result):
             return decision
         if isinstance(decision, decisions.NotYet):
-            return await self._hold(cached, decision)
-        self._release(cached)
-        outcome = await self._writer.write(cached, decision)
-        if isinstance(outcome, status.Stale):
-            if conflicts_left <= 0:
-                raise RuntimeError(f"{cached.key}: changed again while we answered it; retrying")
-            return await self._reconcile(outcome.fresh, conflicts_left=conflicts_left - 1)
-        if outcome is status.Outcome.WRITTEN:
-            self._memory.written[cached.key] = cached.rv
+            return await self._hold(entry, decision)
+        self.wakeups.release(key)
+        if await self._writer.write(entry, decision):
+            self._memory.answered[key] = entry.resource_version
         return None
 
-    async def _with_legacy_key(self, cached: status.CachedPCR) -> status.CachedPCR:
-        """A pre-1.36 kubelet's request read through v1 has no key: v1 shows only the stub CSR.
-        Its pkixPublicKey is visible through v1beta1, so we read this one object there (a live
-        read, off the common path: only such legacy requests on a cluster serving both)."""
-        request = cached.request
-        if self._legacy_view is None or request is None or not v1.needs_legacy_view(request):
-            return cached
-        fresh = status.cached_pcr(await self._legacy_view(cached.namespace, cached.name))
-        if fresh.rv != cached.rv or fresh.request is None:
-            raise RuntimeError(f"{cached.key} changed while reading its legacy key; retrying")
-        return dataclasses.replace(cached, request=fresh.request)
-
-    def _identity_or_decision(
-        self, signer: Signer, cached: status.CachedPCR
+    async def _decide(
+        self, signer: Signer, entry: types.PodCertRequest | types.Unreadable
     ) -> Result | decisions.Decision:
-        if cached.request is None:
-            return decisions.Denied(decisions.INVALID_REQUEST, cached.error)
-        mismatch = self._check_identity(cached.key, cached.request)
-        return mismatch or self._decide(signer, cached.request)
-
-    def _check_identity(
-        self, key: str, request: types.PodCertRequest
-    ) -> Result | decisions.Denied | None:
-        problem = cache.identity_mismatch(request, self._view)
-        if problem is None:
-            self._memory.mismatch_since.pop(key, None)
-            return None
-        since = self._memory.mismatch_since.setdefault(key, self._clock.monotonic())
-        if self._clock.monotonic() - since < self._timing.mismatch_grace:
-            return Result(requeue_after=self._timing.mismatch_retry)
-        grace = self._timing.mismatch_grace
-        return decisions.Denied(decisions.IDENTITY_MISMATCH, f"{problem} (for over {grace:.0f}s)")
-
-    def _decide(self, signer: Signer, request: types.PodCertRequest) -> decisions.Decision:
+        if isinstance(entry, types.Unreadable):
+            return decisions.Denied(decisions.INVALID_REQUEST, entry.error)
+        request = await self._with_legacy_key(entry)
+        mismatch = self._check_identity(request)
+        if mismatch is not None:
+            return mismatch
         pool = self._pools(request.signer_name)
         if pool is None:
             # No usable CA pool yet (not loaded, or corrupt at start-up): retry, never Failed.
             return decisions.NotYet(decisions.CA_UNAVAILABLE, "no usable CA pool is loaded")
         return signer.decide(request, view=self._view, pool=pool, clock=self._clock)
 
-    async def _hold(self, cached: status.CachedPCR, decision: decisions.NotYet) -> Result:
-        metrics.HELD.labels(signer=cached.signer_name, reason=decision.reason).inc()
-        if cached.key not in self._memory.warned:
-            self._memory.warned.add(cached.key)
-            await self._writer.warn(cached, decision.reason, decision.message)
-        if decision.reason == decisions.NO_MATCHING_SERVICE:
-            self._memory.held.setdefault(cached.namespace, set()).add(cached.key)
-            return Result(requeue_after=self._timing.held_recheck)
+    async def _with_legacy_key(self, request: types.PodCertRequest) -> types.PodCertRequest:
+        """A pre-1.36 kubelet's request read through v1 has no key (v1 shows only the stub
+        CSR); its pkixPublicKey is visible through v1beta1, so that one object is read there."""
+        if self._legacy_reader is None or not pcr.needs_legacy_view(request):
+            return request
+        fresh = await self._legacy_reader(request)
+        if fresh.resource_version != request.resource_version:
+            raise RuntimeError(f"{request.key} changed while reading its legacy key; retrying")
+        return fresh
+
+    def _check_identity(self, request: types.PodCertRequest) -> Result | decisions.Denied | None:
+        problem = identity.mismatch(request, self._view)
+        if problem is None:
+            self._memory.mismatch_since.pop(request.key, None)
+            return None
+        now = self._clock.monotonic()
+        since = self._memory.mismatch_since.setdefault(request.key, now)
+        grace = self._timing.mismatch_grace
+        if now - since < grace:  # may be cache lag: look again shortly
+            return Result(requeue_after=self._timing.mismatch_retry)
+        return decisions.Denied(decisions.IDENTITY_MISMATCH, f"{problem} (for over {grace:.0f}s)")
+
+    async def _hold(self, request: status.Target, decision: decisions.NotYet) -> Result:
+        self._metrics.held.labels(signer=request.signer_name, reason=decision.reason).inc()
+        if request.key not in self._memory.warned:
+            self._memory.warned.add(request.key)
+            await self._writer.warn(request, decision.reason, decision.message)
+        self.wakeups.wait(request.key, decision.wake_on)
         return Result(requeue_after=decision.retry_after or self._timing.not_yet_retry)
-
-    def _release(self, cached: status.CachedPCR) -> None:
-        held = self._memory.held.get(cached.namespace)
-        if held is not None:
-            held.discard(cached.key)
-
-    def held_in(self, namespace: str) -> list[str]:
-        """Keys waiting for a Service in `namespace`: requeue them when Services or pods change."""
-        return sorted(self._memory.held.get(namespace, ()))
 
     def forget(self, key: str) -> None:
         self._memory.mismatch_since.pop(key, None)
         self._memory.warned.discard(key)
-        self._memory.written.pop(key, None)
-        namespace = key.partition("/")[0]
-        held = self._memory.held.get(namespace)
-        if held is not None:
-            held.discard(key)
-            if not held:
-                del self._memory.held[namespace]
+        self._memory.answered.pop(key, None)
+        self.wakeups.release(key)

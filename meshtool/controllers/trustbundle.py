@@ -23,7 +23,7 @@ from typing import Any
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from meshtool.api import trustbundle
-from meshtool.controllers import metrics
+from meshtool.controllers.metrics import Metrics
 from meshtool.kube import errors
 from meshtool.kube.client import KubeClient
 from meshtool.kube.resources import Resource
@@ -112,10 +112,12 @@ class Publisher:
         actual: Callable[[], Iterable[trustbundle.TrustBundle]],
         managed_signers: set[str],
         owns: Callable[[str], bool],
+        metrics: Metrics,
     ) -> None:
         self._client, self._resource = client, resource
         self._specs, self._actual = specs, actual
         self._managed, self._owns = managed_signers, owns
+        self._metrics = metrics
 
     def current_plan(self) -> Plan:
         specs = self._specs()
@@ -142,10 +144,10 @@ class Publisher:
         try:
             await action
         except errors.KubeError as exc:
-            metrics.CTB_PUBLISH_ERRORS.labels(op=op).inc()
+            self._metrics.ctb_publish_errors.labels(op=op).inc()
             log.warning("trust bundle %s %s failed: %s", op, name, exc)
             return 1
-        metrics.CTB_WRITES.labels(op=op).inc()
+        self._metrics.ctb_writes.labels(op=op).inc()
         log.info("trust bundle %s: %s", op, name)
         return 0
 

@@ -6,7 +6,8 @@ v1beta1 PodCertificateRequests and cost a full decode per watch event. Responses
 lines are decoded with msgspec.
 
 Invariants:
-- every request (watch starts included) first takes a token from the client-side rate limiter;
+- every request (watch starts included) first takes a token from the client-side rate limiter
+  (`meshtool.pacing.TokenBucket`; `qps=None` means no client-side limit);
 - every HTTP error answer becomes an `errors.ApiError` subclass via `errors.from_status`, and
   every httpx2 failure becomes `errors.TransportError` chained with `from`;
 - writes carry `fieldManager=meshtool`; request bodies are never logged;
@@ -27,8 +28,9 @@ from typing import Any
 import httpx2
 import msgspec
 
+from meshtool import pacing
+from meshtool.clock import SystemClock
 from meshtool.kube import config, errors
-from meshtool.kube.ratelimit import TokenBucket
 from meshtool.kube.resources import Resource
 
 JSON = dict[str, Any]
@@ -71,13 +73,18 @@ class KubeClient:
         self,
         http: httpx2.AsyncClient,
         *,
-        qps: float = 50.0,
+        qps: float | None = 50.0,
         burst: int = 100,
         pool: config.PoolSettings | None = None,
     ) -> None:
         self._http = http
         self._pool = pool or config.PoolSettings()
-        self.limiter = TokenBucket(qps, burst)
+        self._clock = SystemClock()
+        self._limiter = (
+            pacing.TokenBucket(qps=qps, burst=burst, now=self._clock.monotonic)
+            if qps is not None
+            else None
+        )
 
     @classmethod
     def from_kubeconfig(
@@ -85,7 +92,7 @@ class KubeClient:
         path: str | os.PathLike[str] | None = None,
         *,
         context: str | None = None,
-        qps: float = 50.0,
+        qps: float | None = 50.0,
         burst: int = 100,
         pool: config.PoolSettings | None = None,
     ) -> KubeClient:
@@ -95,7 +102,7 @@ class KubeClient:
 
     @classmethod
     def in_cluster(
-        cls, *, qps: float = 50.0, burst: int = 100, pool: config.PoolSettings | None = None
+        cls, *, qps: float | None = 50.0, burst: int = 100, pool: config.PoolSettings | None = None
     ) -> KubeClient:
         pool = pool or config.PoolSettings()
         return cls(config.http_client(config.in_cluster(), pool), qps=qps, burst=burst, pool=pool)
@@ -231,6 +238,10 @@ class KubeClient:
                 return response.status_code == 200
         return False
 
+    async def _throttle(self) -> None:
+        if self._limiter is not None:
+            await self._limiter.acquire(self._clock)
+
     async def _request(
         self,
         method: str,
@@ -246,7 +257,7 @@ class KubeClient:
             params = {**(params or {}), "fieldManager": FIELD_MANAGER}
         content = msgspec.json.encode(body) if body is not None else None
         hdrs = {"Content-Type": "application/json", **(headers or {})} if content else headers
-        await self.limiter.acquire()
+        await self._throttle()
         try:
             response = await self._http.request(
                 method, path, params=params, content=content, headers=hdrs
@@ -261,7 +272,7 @@ class KubeClient:
     async def _stream(
         self, path: str, params: Mapping[str, str], what: str
     ) -> AsyncIterator[AsyncIterator[str]]:
-        await self.limiter.acquire()
+        await self._throttle()
         try:
             async with self._http.stream(
                 "GET", path, params=params, timeout=self._pool.watch_timeout

@@ -1,9 +1,17 @@
-"""PEM bundles: splitting, certificates, credential bundles, and key naming.
+"""PEM: the one reader and writer of `-----BEGIN T-----` / `-----END T-----` blocks.
 
-A PEM bundle is a sequence of `-----BEGIN T-----` / `-----END T-----` blocks. As the kubelet and
-kube-apiserver do, we ignore text between blocks and drop RFC 1421 headers inside a block. The
-credential bundle the kubelet writes is one PKCS#8 `PRIVATE KEY` block followed by the chain,
-leaf first.
+As the kubelet and kube-apiserver do, we ignore text between blocks. `scan` is the reader: it
+returns every block in order and flags what is wrong with each (a body that is not base64, RFC
+1421 `Key: value` headers) instead of refusing, so a validator can report *which* block is bad;
+a last block without END is returned as incomplete (Go's `encoding/pem`, and so the apiserver,
+treats it as trailing text), and it raises `PemError` only for an END line that does not match
+its BEGIN. `blocks` is the strict reading everything else uses: headers are dropped, an
+undecodable, empty or unterminated block raises.
+
+On top of it: `certificates` (a bundle of CERTIFICATE blocks), `credential` (the kubelet's
+credential bundle: one PKCS#8 `PRIVATE KEY` block, then the chain, leaf first), and the writers
+`encode_block` (64-character lines, no headers: the only form the PCR and ClusterTrustBundle
+validators accept without question) and `encode`.
 
 Every parsing function raises only `PemError` (a `ValueError`) on bad input, whatever the bytes,
 and its message never contains key material. Nothing here reads files or verifies chains.
@@ -13,24 +21,20 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa, x448, x25519
 from cryptography.hazmat.primitives.asymmetric.types import (
     CertificatePublicKeyTypes,
     PrivateKeyTypes,
-    PublicKeyTypes,
 )
 
 CERTIFICATE = "CERTIFICATE"
 PRIVATE_KEY = "PRIVATE KEY"
 
 _BEGIN, _END, _DASHES = "-----BEGIN ", "-----END ", "-----"
-_CURVES = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}
 
 
 # What parsing a certificate (and touching its extensions) raises on malformed DER.
@@ -47,6 +51,17 @@ class PemError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
+class Scanned:
+    """One block as found: `der` is None when the body is not valid base64, b"" when empty."""
+
+    type: str
+    der: bytes | None
+    has_headers: bool = False
+    complete: bool = True
+    """False for a last block without its END line (`der` is then None)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Block:
     type: str
     der: bytes
@@ -60,10 +75,10 @@ class Credential:
     chain: tuple[x509.Certificate, ...]
 
 
-def blocks(data: bytes | str) -> tuple[Block, ...]:
-    """Every PEM block in `data`, in order; text between blocks is ignored."""
+def scan(data: bytes | str) -> tuple[Scanned, ...]:
+    """Every PEM block in `data`, in order, each flagged rather than refused."""
     text = data.decode("latin-1") if isinstance(data, bytes) else data
-    found: list[Block] = []
+    found: list[Scanned] = []
     kind: str | None = None
     body: list[str] = []
     for line in text.splitlines():
@@ -74,12 +89,25 @@ def blocks(data: bytes | str) -> tuple[Block, ...]:
         elif line.startswith(_END):
             if line != f"{_END}{kind}{_DASHES}":
                 raise PemError(f"PEM block {len(found) + 1} ({kind}): mismatched END line")
-            found.append(Block(kind, _decode_body(body, kind, len(found) + 1)))
+            found.append(_scanned(kind, body))
             kind = None
         else:
             body.append(line)
     if kind is not None:
-        raise PemError(f"PEM block {len(found) + 1} ({kind}): no END line")
+        found.append(Scanned(kind, None, complete=False))
+    return tuple(found)
+
+
+def blocks(data: bytes | str) -> tuple[Block, ...]:
+    """Every PEM block in `data`, in order; headers dropped, a bad body raises."""
+    found = []
+    for index, block in enumerate(scan(data), 1):
+        if not block.complete:
+            raise PemError(f"PEM block {index} ({block.type}): no END line")
+        if not block.der:
+            problem = "not valid base64" if block.der is None else "empty"
+            raise PemError(f"PEM block {index} ({block.type}): {problem}")
+        found.append(Block(block.type, block.der))
     return tuple(found)
 
 
@@ -113,8 +141,16 @@ def credential(data: bytes | str) -> Credential:
     return Credential(key, chain)
 
 
+def encode_block(block_type: str, der: bytes) -> str:
+    b64 = base64.b64encode(der).decode("ascii")
+    lines = "\n".join(b64[i : i + 64] for i in range(0, len(b64), 64))
+    return f"-----BEGIN {block_type}-----\n{lines}\n-----END {block_type}-----\n"
+
+
 def encode(certs: tuple[x509.Certificate, ...] | list[x509.Certificate]) -> str:
-    return "".join(cert.public_bytes(serialization.Encoding.PEM).decode("ascii") for cert in certs)
+    return "".join(
+        encode_block(CERTIFICATE, cert.public_bytes(serialization.Encoding.DER)) for cert in certs
+    )
 
 
 def public_key(cert: x509.Certificate) -> CertificatePublicKeyTypes:
@@ -124,41 +160,15 @@ def public_key(cert: x509.Certificate) -> CertificatePublicKeyTypes:
         raise PemError("certificate has an unsupported or malformed public key") from None
 
 
-def key_type(key: PublicKeyTypes | PrivateKeyTypes) -> str:
-    """A short human name such as "Ed25519", "ECDSA P-256" or "RSA 3072"."""
-    if isinstance(key, ed25519.Ed25519PublicKey | ed25519.Ed25519PrivateKey):
-        return "Ed25519"
-    if isinstance(key, ed448.Ed448PublicKey | ed448.Ed448PrivateKey):
-        return "Ed448"
-    if isinstance(key, x25519.X25519PublicKey | x25519.X25519PrivateKey):
-        return "X25519"
-    if isinstance(key, x448.X448PublicKey | x448.X448PrivateKey):
-        return "X448"
-    if isinstance(key, ec.EllipticCurvePublicKey | ec.EllipticCurvePrivateKey):
-        return f"ECDSA {_CURVES.get(key.curve.name, key.curve.name)}"
-    if isinstance(key, rsa.RSAPublicKey | rsa.RSAPrivateKey):
-        return f"RSA {key.key_size}"
-    return type(key).__name__
-
-
-def fingerprint(key: PublicKeyTypes) -> str:
-    """SHA-256 of the DER SubjectPublicKeyInfo, as "SHA256:<hex>"."""
-    spki = key.public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return f"SHA256:{hashlib.sha256(spki).hexdigest()}"
-
-
-def _decode_body(lines: list[str], kind: str, index: int) -> bytes:
-    if any(":" in line for line in lines):  # RFC 1421 headers, then a blank line
+def _scanned(kind: str, lines: list[str]) -> Scanned:
+    has_headers = any(":" in line for line in lines)  # RFC 1421 headers, then a blank line
+    if has_headers:
         lines = lines[lines.index("") + 1 :] if "" in lines else []
     try:
         der = base64.b64decode("".join(lines), validate=True)
     except (binascii.Error, ValueError):
-        raise PemError(f"PEM block {index} ({kind}): not valid base64") from None
-    if not der:
-        raise PemError(f"PEM block {index} ({kind}): empty")
-    return der
+        return Scanned(kind, None, has_headers)
+    return Scanned(kind, der, has_headers)
 
 
 def _certificate(block: Block, index: int) -> x509.Certificate:

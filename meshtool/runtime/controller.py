@@ -11,7 +11,9 @@ returns `None` or `Result()`   `forget(key)`: success resets the key's backoff
 `Result(requeue_after=s)`      `forget(key)`, then `add_after(key, s)`: a timed revisit,
                                not a failure, so it does not grow the backoff
 raises `TerminalError`         log, `forget(key)`: retrying cannot help
-raises any other `Exception`   log, `add_rate_limited(key)`: retry with backoff
+raises `Requeue`               `add_rate_limited(key)`, logged quietly: an expected retry
+                               (the object changed under us; the next try rereads it)
+raises any other `Exception`   log a warning, `add_rate_limited(key)`: retry with backoff
 =============================  =========================================================
 
 `done(key)` always runs, even when the worker is cancelled, so a key is never stuck in
@@ -53,6 +55,10 @@ class TerminalError(Exception):
     A later change to the object re-adds the key through the informer, so giving up here does
     not lose work; it only stops a retry loop that cannot make progress.
     """
+
+
+class Requeue(Exception):
+    """Retry this key with backoff; expected (e.g. a write conflict), so not a warning."""
 
 
 class Reconciler(Protocol[K_contra]):
@@ -140,7 +146,8 @@ async def _process(
     except Exception as exc:
         queue.add_rate_limited(key)
         retries = queue.num_requeues(key)
-        log.warning("%s: reconcile %s failed (retry %d): %s", name, key, retries, _describe(exc))
+        level = logging.DEBUG if isinstance(exc, Requeue) else logging.WARNING
+        log.log(level, "%s: reconcile %s failed (retry %d): %s", name, key, retries, _describe(exc))
         log.debug("%s: error for %s", name, key, exc_info=exc)
         return Outcome.ERROR
     queue.forget(key)

@@ -24,6 +24,7 @@ import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any, Generic, Protocol, TypeVar
 
+from meshtool import pacing
 from meshtool.kube import errors
 from meshtool.kube.client import ListResult, WatchEvent
 from meshtool.kube.resources import Resource
@@ -144,7 +145,7 @@ class Informer(Generic[T]):
                 needs_list = True
             except errors.KubeError as exc:
                 failures += 1
-                delay = min(BACKOFF_CAP, BACKOFF_START * 2 ** (failures - 1))
+                delay = pacing.backoff(failures - 1, base=BACKOFF_START, cap=BACKOFF_CAP)
                 log.warning("%s: %s; retrying in %.0fs", self._what, exc, delay)
                 await asyncio.sleep(delay)
 

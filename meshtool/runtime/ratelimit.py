@@ -6,8 +6,9 @@ longer wait wins:
 * `ItemBackoff`, per key: the n-th consecutive failure of a key waits `base * 2**n` seconds
   (5 ms, 10 ms, 20 ms, … up to a 1000 s cap). `forget(key)` resets the count once the key succeeds,
   so one flapping object never slows down the others.
-* `TokenBucket`, global: a burst of 100 retries goes straight through, after that retries are
-  spaced at 10 per second, whatever their key. It protects the API server from a retry storm when
+* `TokenBucket`, global (`meshtool.pacing.TokenBucket` as a limiter): a burst of 100 retries
+  goes straight through, after that retries are spaced at 10 per second, whatever their key.
+  It protects the API server from a retry storm when
   many keys fail at once.
 
 `when(key)` both answers and records: each call counts as one more failure and takes one token.
@@ -21,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from typing import Generic, Protocol, TypeVar
 
+from meshtool import pacing
 from meshtool.clock import Clock
 
 K = TypeVar("K", bound=Hashable)
@@ -30,8 +32,6 @@ DEFAULT_BASE_DELAY = 0.005
 DEFAULT_MAX_DELAY = 1000.0
 DEFAULT_QPS = 10.0
 DEFAULT_BURST = 100
-
-_MAX_EXPONENT = 128  # 2**128 * any sane base is far past any cap, and still a finite float
 
 
 class RateLimiter(Protocol[K_contra]):
@@ -57,7 +57,7 @@ class ItemBackoff(Generic[K]):
     def when(self, key: K) -> float:
         failures = self._failures.get(key, 0)
         self._failures[key] = failures + 1
-        return min(self._cap, self._base * 2.0 ** min(failures, _MAX_EXPONENT))
+        return pacing.backoff(failures, base=self._base, cap=self._cap)
 
     def forget(self, key: K) -> None:
         self._failures.pop(key, None)
@@ -66,12 +66,10 @@ class ItemBackoff(Generic[K]):
         return self._failures.get(key, 0)
 
 
-class TokenBucket:
-    """A global token bucket (golang.org/x/time/rate semantics, one token per call).
+class TokenBucket(pacing.TokenBucket):
+    """The global retry bucket: `meshtool.pacing.TokenBucket` as a `RateLimiter`.
 
-    The bucket starts full. A call when it is empty still succeeds but borrows a token, and the
-    returned wait is how long until that borrowed token has been refilled, so consecutive calls
-    queue up behind each other at `1/qps` spacing.
+    Every call takes one token whatever its key, so there is nothing per key to forget.
     """
 
     def __init__(
@@ -81,30 +79,16 @@ class TokenBucket:
         qps: float = DEFAULT_QPS,
         burst: int = DEFAULT_BURST,
     ) -> None:
-        if qps <= 0 or burst < 1:
-            raise ValueError(f"need qps > 0 and burst >= 1, got qps={qps} burst={burst}")
-        self._now: Callable[[], float] = time if callable(time) else time.monotonic
-        self._qps = qps
-        self._burst = float(burst)
-        self._tokens = float(burst)
-        self._last: float | None = None
+        super().__init__(qps=qps, burst=burst, now=time if callable(time) else time.monotonic)
 
     def when(self, key: object = None) -> float:
-        self._refill()
-        self._tokens -= 1.0
-        return 0.0 if self._tokens >= 0 else -self._tokens / self._qps
+        return self.reserve()
 
     def forget(self, key: object = None) -> None:
         """The bucket is not per key, so there is nothing to reset."""
 
     def retries(self, key: object = None) -> int:
         return 0
-
-    def _refill(self) -> None:
-        now = self._now()
-        if self._last is not None and now > self._last:
-            self._tokens = min(self._burst, self._tokens + (now - self._last) * self._qps)
-        self._last = now if self._last is None else max(now, self._last)
 
 
 class MaxOf(Generic[K]):

@@ -22,9 +22,9 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-log = logging.getLogger("meshtool.runtime")
+from meshtool import pacing
 
-_MAX_EXPONENT = 64
+log = logging.getLogger("meshtool.runtime")
 
 
 class Trigger:
@@ -68,7 +68,7 @@ async def run_loop(
             await fn()
         except Exception as exc:
             failures += 1
-            delay = min(backoff_cap, backoff_base * 2.0 ** min(failures - 1, _MAX_EXPONENT))
+            delay = pacing.backoff(failures - 1, base=backoff_base, cap=backoff_cap)
             log.warning(
                 "%s: pass failed (attempt %d, retry in %.1fs): %s", name, failures, delay, exc
             )

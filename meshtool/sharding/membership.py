@@ -13,6 +13,7 @@ controller can re-enqueue the keys that moved. Leases dead for over `forget_afte
 is gone but its Lease lingered, e.g. without garbage collection) are deleted.
 
 Without an identity (no sharding flags) there is a single replica that owns everything.
+Loops wait on the injected clock, so tests drive them with a `FakeClock`.
 """
 
 from __future__ import annotations
@@ -23,10 +24,11 @@ import datetime as dt
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from meshtool.clock import Clock
 from meshtool.kube import errors, resources
-from meshtool.kube.client import KubeClient
+from meshtool.kube.resources import Resource
 from meshtool.sharding import leases, rendezvous
 
 log = logging.getLogger("meshtool.sharding")
@@ -40,12 +42,32 @@ class Timing:
     forget_after: dt.timedelta = dt.timedelta(hours=1)
 
 
+class LeaseClient(Protocol):
+    """The `KubeClient` methods a replica needs for its own Lease."""
+
+    async def create(
+        self, resource: Resource, body: dict[str, Any], *, namespace: str | None = None
+    ) -> dict[str, Any]: ...
+
+    async def get(
+        self, resource: Resource, name: str, *, namespace: str | None = None
+    ) -> dict[str, Any]: ...
+
+    async def replace(
+        self, resource: Resource, name: str, body: dict[str, Any], *, namespace: str | None = None
+    ) -> dict[str, Any]: ...
+
+    async def delete(
+        self, resource: Resource, name: str, *, namespace: str | None = None, uid: str | None = None
+    ) -> None: ...
+
+
 class Membership:
     def __init__(
         self,
         *,
         identity: leases.Identity | None,
-        client: KubeClient | None,
+        client: LeaseClient,
         cached_leases: Callable[[], Iterable[leases.ReplicaLease]],
         clock: Clock,
         timing: Timing = Timing(),
@@ -57,10 +79,6 @@ class Membership:
     @property
     def me(self) -> str:
         return self._identity.pod_name if self._identity else "single-replica"
-
-    @property
-    def sharded(self) -> bool:
-        return self._identity is not None
 
     @property
     def current(self) -> tuple[str, ...]:
@@ -91,10 +109,10 @@ class Membership:
             if self.refresh():
                 log.info("live replicas: %s", ", ".join(self._live))
                 on_change(self._live)
-            await asyncio.sleep(self._timing.tick)
+            await self._clock.sleep(self._timing.tick)
 
     async def heartbeat(self) -> None:
-        if self._identity is None or self._client is None:
+        if self._identity is None:
             return
         while True:
             try:
@@ -102,10 +120,10 @@ class Membership:
                 await self._forget_dead()
             except errors.KubeError as exc:
                 log.warning("lease heartbeat failed: %s", exc)
-            await asyncio.sleep(self._timing.heartbeat)
+            await self._clock.sleep(self._timing.heartbeat)
 
     async def _renew(self) -> None:
-        assert self._identity is not None and self._client is not None
+        assert self._identity is not None
         body = leases.lease_body(
             self._identity, now=self._clock.now(), duration_seconds=self._timing.duration_seconds
         )
@@ -129,7 +147,7 @@ class Membership:
     async def release(self) -> None:
         """Delete our Lease on a graceful shutdown, so the others take over our share at once
         instead of after it expires. Best effort: an expired Lease has the same effect later."""
-        if self._identity is None or self._client is None:
+        if self._identity is None:
             return
         with contextlib.suppress(errors.KubeError, TimeoutError):
             async with asyncio.timeout(3):
@@ -139,7 +157,7 @@ class Membership:
                 log.info("released lease %s", self._identity.lease_name)
 
     async def _forget_dead(self) -> None:
-        assert self._identity is not None and self._client is not None
+        assert self._identity is not None
         cutoff = self._clock.now() - self._timing.forget_after
         for lease in self._cached():
             expires = lease.expires()

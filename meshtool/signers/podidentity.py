@@ -49,11 +49,11 @@ class PodIdentitySigner:
         pool: CAPool,
         clock: Clock,
     ) -> decisions.Decision:
-        accepted = policy.check(
-            request, keys=self.keys, signer_name=self.signer_name, annotations=self.ANNOTATIONS
-        )
-        if isinstance(accepted, decisions.Denied):
-            return accepted
+        return policy.decide(self, request, view=view, pool=pool, clock=clock)
+
+    def leaf(
+        self, request: types.PodCertRequest, view: ClusterView
+    ) -> policy.Leaf | decisions.Denied:
         workload = spiffe.workload_id(self.trust_domain, request)
         if isinstance(workload, decisions.Denied):
             return workload
@@ -62,16 +62,7 @@ class PodIdentitySigner:
             extended_key_usages=(ExtendedKeyUsageOID.CLIENT_AUTH,),
             extra_extensions=((podidentity.extension(pod_identity(request)), False),),
         )
-        summary = f"pod {request.namespace}/{request.pod_name} ({workload})"
-        return policy.sign(
-            request,
-            accepted,
-            profile=profile,
-            pool=pool,
-            clock=clock,
-            lifetime=self.lifetime,
-            summary=summary,
-        )
+        return policy.Leaf(profile, f"pod {request.namespace}/{request.pod_name} ({workload})")
 
 
 def pod_identity(request: types.PodCertRequest) -> podidentity.PodIdentity:

@@ -1,4 +1,8 @@
-"""What every meshtool signer checks before it derives an identity, and how it then issues.
+"""The one decision skeleton of every meshtool signer: check, derive the identity, issue.
+
+`decide(signer, request, ...)` is the whole decision; a signer parameterises it with what
+differs (its name, key policy, lifetime, documented annotations and `leaf`, which derives the
+identity and the certificate profile, or says why not). The steps:
 
 `check` applies the request rules shared by all signers, in this order:
 1. an unreadable key is Denied `InvalidRequest`, naming the problem;
@@ -10,6 +14,8 @@
    keys so that a typo is not silently ignored. Signers declare them as a class attribute
    `ANNOTATIONS`, next to the code that reads them.
 A request that passes comes back as `Accepted`, carrying its key narrowed to a certificate key.
+Then `signer.leaf(request, view)` gives a `Leaf` (profile + what it certifies) or a decision,
+and `sign` issues it.
 
 `sign` signs with the pool's signing CA. pki's `CannotIssue` (CA too close to expiry,
 lifetime too short) becomes `NotYet`, never `Failed`: both are transient or operator-fixable,
@@ -21,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.types import (
@@ -34,6 +40,7 @@ from meshtool.api import keys as api_keys
 from meshtool.api.decisions import Denied, Issued, NotYet
 from meshtool.api.types import KeyType, PodCertRequest
 from meshtool.pki import issue
+from meshtool.signers.base import ClusterView
 
 if TYPE_CHECKING:
     from meshtool.clock import Clock
@@ -49,6 +56,46 @@ _CERTIFICATE_KEYS = (rsa.RSAPublicKey, ec.EllipticCurvePublicKey, ed25519.Ed2551
 @dataclass(frozen=True, slots=True)
 class Accepted:
     public_key: CertificatePublicKeyTypes
+
+
+@dataclass(frozen=True, slots=True)
+class Leaf:
+    """What a signer certifies for a request: the profile, and a summary for the message."""
+
+    profile: issue.LeafProfile
+    summary: str
+
+
+class Profiled(Protocol):
+    """What a signer supplies to `decide`."""
+
+    @property
+    def signer_name(self) -> str: ...
+
+    @property
+    def keys(self) -> KeyPolicy: ...
+
+    @property
+    def lifetime(self) -> issue.LifetimePolicy: ...
+
+    @property
+    def ANNOTATIONS(self) -> Annotations: ...
+
+    def leaf(self, request: PodCertRequest, view: ClusterView) -> Leaf | Denied | NotYet: ...
+
+
+def decide(
+    signer: Profiled, request: PodCertRequest, *, view: ClusterView, pool: CAPool, clock: Clock
+) -> decisions.Decision:
+    accepted = check(
+        request, keys=signer.keys, signer_name=signer.signer_name, annotations=signer.ANNOTATIONS
+    )
+    if isinstance(accepted, Denied):
+        return accepted
+    leaf = signer.leaf(request, view)
+    if not isinstance(leaf, Leaf):
+        return leaf
+    return sign(request, accepted, leaf=leaf, pool=pool, clock=clock, lifetime=signer.lifetime)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,31 +129,29 @@ def sign(
     request: PodCertRequest,
     accepted: Accepted,
     *,
-    profile: issue.LeafProfile,
+    leaf: Leaf,
     pool: CAPool,
     clock: Clock,
     lifetime: issue.LifetimePolicy,
-    summary: str,
 ) -> Issued | NotYet:
-    """Sign `profile` for the accepted key with the pool's signing CA; `summary` says what was
-    certified, for the Issued message."""
+    """Sign `leaf` for the accepted key with the pool's signing CA."""
     ca = pool.signing_ca
-    leaf = issue.issue_leaf(
+    issued = issue.issue_leaf(
         public_key=accepted.public_key,
-        profile=profile,
+        profile=leaf.profile,
         max_expiration_seconds=request.max_expiration_seconds,
         ca=ca,
         clock=clock,
         policy=lifetime,
     )
-    if isinstance(leaf, issue.CannotIssue):
-        return NotYet(leaf.reason, leaf.message, leaf.retry_after)
+    if isinstance(issued, issue.CannotIssue):
+        return NotYet(issued.reason, issued.message, issued.retry_after)
     return Issued(
-        chain_pem=leaf.chain_pem,
-        not_before=leaf.not_before,
-        not_after=leaf.not_after,
-        begin_refresh_at=leaf.begin_refresh_at,
-        message=f"issued by CA {ca.id!r} for {summary}",
+        chain_pem=issued.chain_pem,
+        not_before=issued.not_before,
+        not_after=issued.not_after,
+        begin_refresh_at=issued.begin_refresh_at,
+        message=f"issued by CA {ca.id!r} for {leaf.summary}",
     )
 
 

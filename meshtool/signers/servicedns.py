@@ -6,9 +6,9 @@ type means ClusterIP), its selector is non-empty, and every selector pair is amo
 labels. ExternalName and selector-less Services never count: they select no pods, so they vouch
 for none. The names are sorted and unique; the Subject is empty; the EKU is serverAuth only.
 
-The pod comes from the cluster view, which may lag the request: a missing pod, or one with a
-different UID (recreated under the same name), is `NotYet`. So is a pod that no Service selects
-yet (`NoMatchingService`): Services are often created after their pods.
+The controller has already matched the pod's UID to the request's. A pod that no Service selects
+yet is `NotYet` (`NoMatchingService`): Services are often created after their pods, so the
+request asks to be woken when the namespace's Services or the pod change.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, ClassVar
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from meshtool.api import decisions, types
+from meshtool.api.decisions import NotYet
 from meshtool.pki import issue
 from meshtool.signers import names, policy
 from meshtool.signers.base import ClusterView
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
 
 SELECTING_TYPES = frozenset({"", "ClusterIP", "NodePort", "LoadBalancer"})
 _RETRY_AFTER = 30.0
+_HELD_RECHECK = 300.0
+"""A request waiting for a Service is woken by Service and pod changes; this is the safety net."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,46 +52,34 @@ class ServiceDnsSigner:
         pool: CAPool,
         clock: Clock,
     ) -> decisions.Decision:
-        accepted = policy.check(
-            request, keys=self.keys, signer_name=self.signer_name, annotations=self.ANNOTATIONS
-        )
-        if isinstance(accepted, decisions.Denied):
-            return accepted
+        return policy.decide(self, request, view=view, pool=pool, clock=clock)
+
+    def leaf(self, request: types.PodCertRequest, view: ClusterView) -> policy.Leaf | NotYet:
         dns_names = _dns_names(request, view)
-        if isinstance(dns_names, decisions.NotYet):
+        if isinstance(dns_names, NotYet):
             return dns_names
         profile = issue.LeafProfile(
             dns_names=dns_names, extended_key_usages=(ExtendedKeyUsageOID.SERVER_AUTH,)
         )
-        return policy.sign(
-            request,
-            accepted,
-            profile=profile,
-            pool=pool,
-            clock=clock,
-            lifetime=self.lifetime,
-            summary=", ".join(dns_names),
-        )
+        return policy.Leaf(profile, ", ".join(dns_names))
 
 
-def _dns_names(
-    request: types.PodCertRequest, view: ClusterView
-) -> tuple[str, ...] | decisions.NotYet:
-    """The names for the request's pod, or why there are none yet."""
+def _dns_names(request: types.PodCertRequest, view: ClusterView) -> tuple[str, ...] | NotYet:
+    """The names for the request's pod, or why there are none yet.
+
+    The controller has checked the pod's UID against the request (`signers.identity`) before
+    asking; a pod missing from the view can only mean a caller that skipped that check."""
     pod = view.pod(request.namespace, request.pod_name)
-    if pod is None or pod.uid != request.pod_uid:
-        return decisions.NotYet(
-            decisions.POD_NOT_FOUND,
-            f"pod {request.namespace}/{request.pod_name} (uid {request.pod_uid}) "
-            "is not in the cache yet",
-            _RETRY_AFTER,
-        )
+    if pod is None:
+        message = f"pod {request.namespace}/{request.pod_name} is not in the cache yet"
+        return NotYet(decisions.POD_NOT_FOUND, message, _RETRY_AFTER)
     found = service_dns_names(pod, view.services(request.namespace))
     if not found:
-        return decisions.NotYet(
+        return NotYet(
             decisions.NO_MATCHING_SERVICE,
             f"no Service in namespace {pod.namespace} selects pod {pod.name}",
-            _RETRY_AFTER,
+            _HELD_RECHECK,
+            wake_on=(decisions.services_in(pod.namespace), decisions.pod(pod.namespace, pod.name)),
         )
     return found
 

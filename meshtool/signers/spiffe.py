@@ -51,24 +51,16 @@ class SpiffeSigner:
         pool: CAPool,
         clock: Clock,
     ) -> decisions.Decision:
-        accepted = policy.check(
-            request, keys=self.keys, signer_name=self.signer_name, annotations=self.ANNOTATIONS
-        )
-        if isinstance(accepted, decisions.Denied):
-            return accepted
+        return policy.decide(self, request, view=view, pool=pool, clock=clock)
+
+    def leaf(
+        self, request: types.PodCertRequest, view: ClusterView
+    ) -> policy.Leaf | decisions.Denied:
         workload = workload_id(self.trust_domain, request)
         if isinstance(workload, decisions.Denied):
             return workload
         profile = issue.LeafProfile(uris=(str(workload),), extended_key_usages=SVID_USAGES)
-        return policy.sign(
-            request,
-            accepted,
-            profile=profile,
-            pool=pool,
-            clock=clock,
-            lifetime=self.lifetime,
-            summary=str(workload),
-        )
+        return policy.Leaf(profile, str(workload))
 
 
 def check_trust_domain(trust_domain: str) -> None:

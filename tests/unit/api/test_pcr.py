@@ -8,7 +8,7 @@ import pytest
 
 from api import wireforms as wf
 from meshtool.api import MalformedRequest, keys, pcr
-from meshtool.api.types import KeySource, KeyType, Terminal
+from meshtool.api.types import Answered, KeySource, KeyType, PodCertRequest, Terminal, Unreadable
 
 
 @pytest.mark.parametrize(("version", "form"), wf.WIRE_FORMS)
@@ -25,7 +25,8 @@ def test_every_wire_form_and_key_type(version: str, form: str, key_type: KeyType
 
 @pytest.mark.parametrize(("version", "form"), wf.WIRE_FORMS)
 def test_identity_fields(version: str, form: str) -> None:
-    request = pcr.parse(wf.pcr(version=version, form=form))
+    obj = wf.pcr(version=version, form=form)
+    request = pcr.parse(obj)
     assert (request.namespace, request.name) == (wf.NAMESPACE, wf.NAME)
     assert request.key == f"{wf.NAMESPACE}/{wf.NAME}"
     assert request.uid == "0f0f0f0f-0000-0000-0000-000000000001"
@@ -36,7 +37,7 @@ def test_identity_fields(version: str, form: str) -> None:
     assert (request.node_name, request.node_uid) == (wf.NODE, wf.NODE_UID)
     assert request.max_expiration_seconds == 86400
     assert request.created_at == dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-    assert request.terminal is None
+    assert request.api_version == obj["apiVersion"]
 
 
 @pytest.mark.parametrize("kind", wf.UNSUPPORTED)
@@ -138,26 +139,33 @@ def test_a_pkix_key_in_the_stub_field_is_a_key_error() -> None:
 )
 def test_terminal_condition(condition: dict[str, str], terminal: Terminal | None) -> None:
     obj = wf.pcr(status={"conditions": [condition]})
-    assert pcr.parse(obj).terminal is terminal
+    entry = pcr.read(obj)
+    if terminal is None:
+        assert isinstance(entry, PodCertRequest)
+    else:
+        assert entry == Answered(wf.NAMESPACE, wf.NAME, "row-major.net/spiffe", terminal)
 
 
-def test_empty_status_is_not_terminal() -> None:
-    assert pcr.parse(wf.pcr(status={})).terminal is None
-    assert pcr.parse(wf.pcr(status={"conditions": None})).terminal is None
+@pytest.mark.parametrize("status", [{}, {"conditions": None}, "Issued", {"conditions": {}}])
+def test_empty_or_odd_status_is_not_terminal(status: object) -> None:
+    assert isinstance(pcr.read(wf.pcr(status=status)), PodCertRequest)
 
 
-def test_list_items_without_api_version_use_the_default_version() -> None:
+def test_a_broken_pending_request_is_kept_answerable() -> None:
+    obj = _set(wf.pcr(), "spec.podUID", 5)
+    entry = pcr.read(obj)
+    assert isinstance(entry, Unreadable)
+    assert (entry.key, entry.api_version) == (f"{wf.NAMESPACE}/{wf.NAME}", obj["apiVersion"])
+    assert (entry.uid, entry.resource_version) == (obj["metadata"]["uid"], "4711")
+    assert entry.signer_name == "row-major.net/spiffe"
+    assert entry.error.startswith(f"PodCertificateRequest {wf.NAMESPACE}/{wf.NAME}: spec.podUID:")
+
+
+def test_objects_without_api_version_are_malformed() -> None:
     obj = wf.pcr(version="v1beta1", form="pkix")
     del obj["apiVersion"], obj["kind"]
-    assert pcr.parse(obj, default_version="v1beta1").key_source is KeySource.PKIX
     with pytest.raises(MalformedRequest, match="apiVersion"):
         pcr.parse(obj)
-
-
-def test_the_object_api_version_wins_over_the_default() -> None:
-    obj = wf.pcr(version="v1alpha1", form="pkix", annotations={"a.b/c": "d"})
-    obj["spec"]["unverifiedUserAnnotations"] = {"a.b/c": "d"}
-    assert pcr.parse(obj, default_version="v1").user_annotations == {}
 
 
 def test_parse_does_not_mutate_its_input() -> None:
@@ -216,8 +224,6 @@ def test_missing_or_mistyped_spec_field(field: str, bad: Any) -> None:
         ("metadata.resourceVersion", 5, "metadata.resourceVersion"),
         ("metadata.creationTimestamp", "yesterday", "metadata.creationTimestamp"),
         ("metadata.creationTimestamp", 0, "metadata.creationTimestamp"),
-        ("status", "Issued", "status"),
-        ("status", {"conditions": {}}, "status.conditions"),
         ("apiVersion", "certificates.k8s.io/v2", "apiVersion"),
         ("apiVersion", 1, "apiVersion"),
     ],

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from api import wireforms as wf
-from meshtool.api import decisions, status, wire
+from meshtool.api import decisions, pcr, status, wire
 from meshtool.clock import FakeClock
 
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -99,23 +99,31 @@ def test_parse_time() -> None:
     assert not wire.is_canonical_time("2026-1-01T00:00:00Z")
 
 
-def test_status_update_keeps_the_object_and_resource_version() -> None:
+def test_status_update_names_the_object_and_its_resource_version_only() -> None:
     obj = wf.pcr()
-    obj["metadata"]["managedFields"] = [{"manager": "kubelet"}]
+    request = pcr.parse(obj)
     body = status.status_body(_issued(), clock=FakeClock(T0))
-    update = status.pcr_status_update(obj, body)
+    update = status.status_update(request, body)
+    assert update == {
+        "apiVersion": obj["apiVersion"],
+        "kind": "PodCertificateRequest",
+        "metadata": {
+            "name": obj["metadata"]["name"],
+            "namespace": obj["metadata"]["namespace"],
+            "uid": obj["metadata"]["uid"],
+            "resourceVersion": "4711",
+        },
+        "status": body,
+    }
     assert update["status"] is body
-    assert update["metadata"]["resourceVersion"] == "4711"
-    assert update["metadata"]["uid"] == obj["metadata"]["uid"]
-    assert "managedFields" not in update["metadata"]
-    assert update["spec"] == obj["spec"]
-    assert (update["apiVersion"], update["kind"]) == (obj["apiVersion"], obj["kind"])
-    assert "status" not in obj
-    assert "managedFields" in obj["metadata"]
 
 
-def test_status_update_replaces_an_existing_status() -> None:
-    obj = wf.pcr(status={"conditions": []})
-    body = status.status_body(decisions.Denied("No", "no"), clock=FakeClock())
-    assert status.pcr_status_update(obj, body)["status"] == body
-    assert obj["status"] == {"conditions": []}
+def test_an_event_refers_to_the_request_in_its_version() -> None:
+    request = pcr.parse(wf.pcr(version="v1beta1", form="pkix"))
+    assert status.reference(request) == {
+        "apiVersion": "certificates.k8s.io/v1beta1",
+        "kind": "PodCertificateRequest",
+        "namespace": request.namespace,
+        "name": request.name,
+        "uid": request.uid,
+    }

@@ -6,9 +6,9 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from meshtool.api import MalformedObject, pem, trustbundle
+from meshtool.api import MalformedObject, trustbundle
 from meshtool.clock import FakeClock
-from meshtool.pki import capool
+from meshtool.pki import capool, pem
 
 
 @pytest.fixture(scope="module")
@@ -67,8 +67,8 @@ def _load(text: str) -> list[x509.Certificate]:
 
 
 def test_pem_encoding_round_trips(roots: list[bytes]) -> None:
-    block = pem.encode("CERTIFICATE", roots[0])
-    assert pem.blocks("junk\n" + block + "more junk") == [pem.Block("CERTIFICATE", roots[0])]
+    block = pem.encode_block("CERTIFICATE", roots[0])
+    assert pem.scan("junk\n" + block + "more junk") == (pem.Scanned("CERTIFICATE", roots[0]),)
 
 
 def test_pem_flags_bad_bodies_and_headers() -> None:
@@ -76,9 +76,9 @@ def test_pem_flags_bad_bodies_and_headers() -> None:
         "-----BEGIN CERTIFICATE-----\n%%%%\n-----END CERTIFICATE-----\n"
         "-----BEGIN CERTIFICATE-----\nProc-Type: 4,ENCRYPTED\n\nAAAA\n-----END CERTIFICATE-----\n"
     )
-    first, second = pem.blocks(text)
+    first, second = pem.scan(text)
     assert first.der is None
-    assert second == pem.Block("CERTIFICATE", b"\x00\x00\x00", has_headers=True)
+    assert second == pem.Scanned("CERTIFICATE", b"\x00\x00\x00", has_headers=True)
 
 
 def _ctb(**overrides: Any) -> dict[str, Any]:

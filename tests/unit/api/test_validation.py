@@ -9,10 +9,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from api import wireforms as wf
-from meshtool.api import decisions, pcr, pem, status, validation
+from meshtool.api import decisions, pcr, status, validation
 from meshtool.api.types import KeyType, PodCertRequest
 from meshtool.clock import FakeClock
-from meshtool.pki import capool, issue
+from meshtool.pki import capool, issue, pem
 
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
@@ -275,4 +275,4 @@ def test_another_key_is_reported(pool: capool.CAPool, request_: PodCertRequest) 
 def test_garbage_status_is_just_problems(request_: PodCertRequest) -> None:
     assert len(_problems({}, request_)) >= 5
     assert _problems({"conditions": ["x"], "certificateChain": 5}, request_)
-    assert pem.blocks("") == []
+    assert pem.scan("") == ()

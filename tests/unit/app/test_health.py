@@ -7,17 +7,22 @@ import asyncio
 import pytest
 
 from meshtool.app import health
+from meshtool.controllers.metrics import Metrics
+
+REGISTRY = Metrics().registry
 
 
 def test_routes():
-    assert health.route("/healthz", lambda: ["broken"]).startswith(b"HTTP/1.1 200")
-    ready = health.route("/readyz", lambda: [])
+    assert health.route("/healthz", lambda: ["broken"], REGISTRY).startswith(b"HTTP/1.1 200")
+    ready = health.route("/readyz", lambda: [], REGISTRY)
     assert ready.startswith(b"HTTP/1.1 200")
-    not_ready = health.route("/readyz", lambda: ["CA pool for x: corrupt", "caches not synced"])
+    not_ready = health.route(
+        "/readyz", lambda: ["CA pool for x: corrupt", "caches not synced"], REGISTRY
+    )
     assert not_ready.startswith(b"HTTP/1.1 503")
     assert b"CA pool for x: corrupt\ncaches not synced" in not_ready
-    assert b"# HELP" in health.route("/metrics", lambda: [])
-    assert health.route("/nope", lambda: []).startswith(b"HTTP/1.1 404")
+    assert b"# HELP" in health.route("/metrics", lambda: [], REGISTRY)
+    assert health.route("/nope", lambda: [], REGISTRY).startswith(b"HTTP/1.1 404")
 
 
 @pytest.mark.parametrize(
@@ -35,7 +40,7 @@ def test_bad_address_names_the_flag():
 
 async def test_listener_answers_readiness():
     problems: list[str] = ["informer caches are not synced yet"]
-    server = health.HealthServer("127.0.0.1:0", lambda: problems)
+    server = health.HealthServer("127.0.0.1:0", lambda: problems, REGISTRY)
     await server.start()
     try:
 

@@ -6,6 +6,7 @@ import datetime as dt
 
 from meshtool.app.poolwatch import PoolWatcher
 from meshtool.clock import FakeClock
+from meshtool.controllers.metrics import Metrics
 from meshtool.pki import capool
 
 T0 = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
@@ -16,7 +17,11 @@ def test_good_bad_good(tmp_path):
     path = tmp_path / "pool"
     changes: list[int] = []
     watcher = PoolWatcher(
-        signer_name="s", path=path, clock=clock, on_change=lambda: changes.append(1)
+        signer_name="s",
+        path=path,
+        clock=clock,
+        metrics=Metrics(),
+        on_change=lambda: changes.append(1),
     )
     assert not watcher.check() and not watcher.healthy  # missing file
     assert "cannot read" in (watcher.error or "")
@@ -43,7 +48,7 @@ def test_expired_signing_ca_is_rejected_and_the_old_pool_kept(tmp_path):
     clock = FakeClock(T0)
     path = tmp_path / "pool"
     path.write_bytes(capool.dump(capool.new_pool(ca_id="1", name="s", clock=clock)))
-    watcher = PoolWatcher(signer_name="s", path=path, clock=clock)
+    watcher = PoolWatcher(signer_name="s", path=path, clock=clock, metrics=Metrics())
     assert watcher.check()
     clock.advance(400 * 86400)  # past the CA's one-year validity
     path.write_bytes(path.read_bytes() + b" ")  # same pool, new bytes: reloaded and refused

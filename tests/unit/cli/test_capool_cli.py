@@ -50,7 +50,7 @@ def test_output_writes_a_private_pool_file(tmp_path: pathlib.Path) -> None:
     assert ca.root.subject.rfc4514_string() == "CN=ca CA 1"
     assert result.stdout.count("\n") == 1
     assert result.stdout.startswith(
-        f'created CA pool in {out}: CA "1" (Ed25519, CN=ca CA 1), valid until '
+        f'created CA pool in {out}: CA "1" (ED25519, CN=ca CA 1), valid until '
     )
     assert json.loads(out.read_bytes())["CAs"][0]["SigningKeyPKCS8"] not in result.output
 
@@ -66,7 +66,7 @@ def test_signer_name_and_key_type(tmp_path: pathlib.Path) -> None:
     assert result.exit_code == 0, result.output
     ca = pool_of(out.read_bytes()).signing_ca
     assert ca.root.subject.rfc4514_string() == "CN=example.com/svc CA 2"
-    assert "(ECDSA P-256, CN=example.com/svc CA 2)" in result.stdout
+    assert "(ECDSAP256, CN=example.com/svc CA 2)" in result.stdout
 
 
 def test_flags_come_from_environment_variables(tmp_path: pathlib.Path) -> None:

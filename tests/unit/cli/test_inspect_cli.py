@@ -12,7 +12,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from meshtool import clock
 from meshtool.cli import root
-from meshtool.pki import capool, issue, pem, podidentity
+from meshtool.pki import capool, issue, keys, pem, podidentity
 
 SPIFFE = "spiffe://cluster.local/ns/default/sa/web"
 IDENTITY = podidentity.PodIdentity(
@@ -76,8 +76,7 @@ def test_credential_bundle(
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert (
-        lines[0]
-        == f"credential bundle: ECDSA P-256 private key {pem.fingerprint(key.public_key())}"
+        lines[0] == f"credential bundle: ECDSAP256 private key {keys.fingerprint(key.public_key())}"
     )
     cert = leaf.certificate
     assert lines[1:] == [
@@ -86,7 +85,7 @@ def test_credential_bundle(
         "  issuer:      CN=example.com/spiffe CA 1",
         f"  serial:      {cert.serial_number:x}",
         f"  validity:    {leaf.not_before.isoformat()} .. {leaf.not_after.isoformat()} (valid)",
-        f"  key:         ECDSA P-256 {pem.fingerprint(key.public_key())}",
+        f"  key:         ECDSAP256 {keys.fingerprint(key.public_key())}",
         "  CA:          no",
         "  DNS:         web.default.svc",
         f"  URI:         {SPIFFE}",
@@ -152,9 +151,9 @@ def test_ca_pool(tmp_path: pathlib.Path, pool: capool.CAPool) -> None:
 
     assert result.exit_code == 0, result.output
     ca = pool.signing_ca
-    fingerprint = pem.fingerprint(ca.signing_key.public_key())
+    fingerprint = keys.fingerprint(ca.signing_key.public_key())
     assert result.stdout.startswith(
-        f'CA pool: 1 CA(s)\nCA "1" (signing): Ed25519 key {fingerprint}\n  root:\n'
+        f'CA pool: 1 CA(s)\nCA "1" (signing): ED25519 key {fingerprint}\n  root:\n'
     )
     secret = data.split(b'"SigningKeyPKCS8":"')[1].split(b'"')[0].decode()
     assert secret not in result.output
@@ -229,4 +228,4 @@ def test_odd_identities_are_reported(tmp_path: pathlib.Path, pool: capool.CAPool
 
     assert "  SPIFFE ID:   none (an SVID has exactly one URI SAN)\n" in output
     assert "  PodIdentity: present but malformed (PodIdentity: not a SEQUENCE)\n" in output
-    assert "  key:         ECDSA P-384 SHA256:" in output
+    assert "  key:         ECDSAP384 SHA256:" in output

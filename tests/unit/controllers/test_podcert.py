@@ -7,10 +7,11 @@ import datetime as dt
 
 import pytest
 
-from meshtool.api import decisions, types
+from meshtool.api import decisions, pcr, types
 from meshtool.clock import FakeClock
-from meshtool.controllers import cache, podcert, status
-from meshtool.runtime.controller import Result
+from meshtool.controllers import cache, podcert
+from meshtool.controllers.metrics import Metrics
+from meshtool.runtime.controller import Requeue, Result
 
 SIGNER = "row-major.net/spiffe"
 
@@ -33,6 +34,7 @@ def request(**overrides) -> types.PodCertRequest:
         name="req-1",
         uid="pcr-uid",
         resource_version="7",
+        api_version="certificates.k8s.io/v1",
         signer_name=SIGNER,
         pod_name="pod",
         pod_uid="pod-uid",
@@ -51,19 +53,10 @@ def request(**overrides) -> types.PodCertRequest:
 
 
 def cached(req: types.PodCertRequest | None = None, *, rv="7", terminal=False, signer=SIGNER):
-    req = req or request()
-    return status.CachedPCR(
-        key="ns/req-1",
-        namespace="ns",
-        name="req-1",
-        uid="pcr-uid",
-        rv=rv,
-        signer_name=signer,
-        terminal=terminal,
-        request=req,
-        error="",
-        raw={"metadata": {"name": "req-1", "resourceVersion": rv}},
-    )
+    """The informer's entry for ns/req-1: the request, or what is left of an answered one."""
+    if terminal:
+        return types.Answered("ns", "req-1", signer, types.Terminal.ISSUED)
+    return dataclasses.replace(req or request(), resource_version=rv, signer_name=signer)
 
 
 def cluster(pod_uid="pod-uid") -> cache.ClusterCache:
@@ -90,14 +83,19 @@ class FakeSigner:
 
 
 class FakeWriter:
+    """Records writes; each outcome is True (written), False (gone) or an exception to raise."""
+
     def __init__(self, outcomes=None):
         self.writes: list[tuple[str, str, object]] = []
         self.warnings: list[tuple[str, str]] = []
         self.outcomes = list(outcomes or [])
 
     async def write(self, item, decision):
-        self.writes.append((item.key, item.rv, decision))
-        return self.outcomes.pop(0) if self.outcomes else status.Outcome.WRITTEN
+        self.writes.append((item.key, item.resource_version, decision))
+        outcome = self.outcomes.pop(0) if self.outcomes else True
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
 
     async def warn(self, item, reason, message):
         self.warnings.append((reason, message))
@@ -127,6 +125,7 @@ def make(item, *, decision=ISSUED, owns=True, view=None, writer=None, pool=A_POO
         owns=lambda key: owns,
         writer=writer,
         clock=clock,
+        metrics=Metrics(),
     )
     return reconciler, signer, writer, clock, store
 
@@ -185,16 +184,39 @@ async def test_mismatch_that_resolves_is_issued():
     assert writer.writes[0][2] is ISSUED
 
 
-async def test_held_request_warns_once_and_is_indexed_by_namespace():
-    wait = decisions.NotYet(decisions.NO_MATCHING_SERVICE, "no Service selects pod ns/pod")
+async def test_held_request_warns_once_and_waits_for_what_its_signer_named():
+    wake_on = (decisions.services_in("ns"), decisions.pod("ns", "pod"))
+    wait = decisions.NotYet(
+        decisions.NO_MATCHING_SERVICE, "no Service selects pod ns/pod", 300.0, wake_on
+    )
     reconciler, _signer, writer, *_ = make(cached(), decision=wait)
     assert await reconciler.reconcile("ns/req-1") == Result(requeue_after=300.0)
     assert await reconciler.reconcile("ns/req-1") == Result(requeue_after=300.0)
     assert writer.warnings == [(decisions.NO_MATCHING_SERVICE, "no Service selects pod ns/pod")]
     assert writer.writes == []
-    assert reconciler.held_in("ns") == ["ns/req-1"]
+    assert reconciler.wakeups.waiting_on(decisions.services_in("ns")) == ["ns/req-1"]
+    assert reconciler.wakeups.waiting_on(decisions.pod("ns", "pod")) == ["ns/req-1"]
+    assert reconciler.wakeups.waiting_on(decisions.services_in("other")) == []
     reconciler.forget("ns/req-1")
-    assert reconciler.held_in("ns") == []
+    assert reconciler.wakeups.waiting_on(decisions.services_in("ns")) == []
+
+
+async def test_a_held_request_that_is_answered_stops_waiting():
+    wake_on = (decisions.services_in("ns"),)
+    wait = decisions.NotYet(decisions.NO_MATCHING_SERVICE, "no Service yet", 300.0, wake_on)
+    reconciler, signer, writer, *_ = make(cached(), decision=wait)
+    await reconciler.reconcile("ns/req-1")
+    signer.decision = ISSUED
+    assert await reconciler.reconcile("ns/req-1") is None
+    assert reconciler.wakeups.waiting_on(decisions.services_in("ns")) == []
+    assert writer.writes == [("ns/req-1", "7", ISSUED)]
+
+
+@pytest.mark.parametrize(("retry_after", "expected"), [(7.0, 7.0), (None, 30.0)])
+async def test_a_signers_retry_interval_is_honoured(retry_after, expected):
+    wait = decisions.NotYet("SomeReason", "not yet", retry_after)
+    reconciler, *_ = make(cached(), decision=wait)
+    assert await reconciler.reconcile("ns/req-1") == Result(requeue_after=expected)
 
 
 async def test_missing_pool_holds_instead_of_failing():
@@ -204,24 +226,43 @@ async def test_missing_pool_holds_instead_of_failing():
     assert writer.writes == [] and writer.warnings[0][0] == decisions.CA_UNAVAILABLE
 
 
-async def test_conflict_decides_again_on_the_fresh_object():
-    fresh = cached(rv="9")
-    writer = FakeWriter(outcomes=[status.Stale(fresh), status.Outcome.WRITTEN])
-    reconciler, signer, writer, *_ = make(cached(), writer=writer)
+async def test_a_conflict_goes_back_to_the_queue_and_the_retry_decides_on_the_fresh_entry():
+    writer = FakeWriter(outcomes=[Requeue("ns/req-1 changed since we read it")])
+    reconciler, signer, writer, _clock, store = make(cached(), writer=writer)
+    with pytest.raises(Requeue):
+        await reconciler.reconcile("ns/req-1")
+    store["ns/req-1"] = cached(rv="9")  # the informer caught up
     assert await reconciler.reconcile("ns/req-1") is None
     assert [(k, rv) for k, rv, _ in writer.writes] == [("ns/req-1", "7"), ("ns/req-1", "9")]
     assert signer.calls == 2
 
 
-async def test_repeated_conflicts_are_retried_with_backoff():
-    writer = FakeWriter(outcomes=[status.Stale(cached(rv="8")), status.Stale(cached(rv="9"))])
-    reconciler, *_ = make(cached(), writer=writer)
-    with pytest.raises(RuntimeError, match="changed again"):
+async def test_a_request_answered_elsewhere_after_a_conflict_is_left_alone():
+    writer = FakeWriter(outcomes=[Requeue("changed")])
+    reconciler, signer, writer, _clock, store = make(cached(), writer=writer)
+    with pytest.raises(Requeue):
         await reconciler.reconcile("ns/req-1")
+    store["ns/req-1"] = cached(terminal=True)  # another replica answered it
+    assert await reconciler.reconcile("ns/req-1") is None
+    assert signer.calls == 1 and len(writer.writes) == 1
+
+
+async def test_a_request_gone_at_write_time_is_not_remembered_as_answered():
+    reconciler, *_ = make(cached(), writer=FakeWriter(outcomes=[False]))
+    assert await reconciler.reconcile("ns/req-1") is None
+    assert reconciler._memory.answered == {}
 
 
 async def test_malformed_request_is_denied_with_its_error():
-    item = dataclasses.replace(cached(), request=None, error="ns/req-1: spec.podUID is missing")
+    item = types.Unreadable(
+        "ns",
+        "req-1",
+        "pcr-uid",
+        "7",
+        "certificates.k8s.io/v1",
+        SIGNER,
+        "ns/req-1: spec.podUID is missing",
+    )
     reconciler, _signer, writer, *_ = make(item)
     await reconciler.reconcile("ns/req-1")
     [(_, _, decision)] = writer.writes
@@ -250,13 +291,13 @@ async def test_legacy_request_is_decided_on_its_v1beta1_view():
             if k not in ("pkixPublicKey", "proofOfPossession")
         },
     }
-    item = status.cached_pcr(as_v1)
-    assert item.request is not None and item.request.public_key is None
+    item = pcr.read(as_v1)
+    assert isinstance(item, types.PodCertRequest) and item.public_key is None
     reads: list[tuple[str, str]] = []
 
-    async def view(namespace, name):
-        reads.append((namespace, name))
-        return legacy
+    async def read_legacy(request):
+        reads.append((request.namespace, request.name))
+        return pcr.parse(legacy)
 
     signer = FakeSigner(ISSUED)
     writer = FakeWriter()
@@ -268,7 +309,8 @@ async def test_legacy_request_is_decided_on_its_v1beta1_view():
         owns=lambda k: True,
         writer=writer,
         clock=FakeClock(),
-        legacy_view=view,
+        metrics=Metrics(),
+        legacy_reader=read_legacy,
     )
     assert await reconciler.reconcile("ns/req-1") is None
     assert reads == [("ns", "req-1")]

@@ -1,4 +1,4 @@
-"""StatusWriter: one place maps a decision and the API's answer to an outcome."""
+"""StatusWriter: one place turns a decision into a status write and maps the API's answer."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ import datetime as dt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from meshtool.api import decisions
+from meshtool.api import decisions, pcr, types
 from meshtool.clock import FakeClock
-from meshtool.controllers import metrics, status
+from meshtool.controllers import status
+from meshtool.controllers.metrics import Metrics
 from meshtool.kube import errors, resources
 from meshtool.pki import capool, issue
+from meshtool.runtime.controller import Requeue
 from meshtool.testing import pcrforms
 
 T0 = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
@@ -62,8 +64,9 @@ def key():
 def writer_for(client, clock):
     from meshtool.controllers import events
 
-    recorder = events.EventRecorder(client, clock=clock, instance="test")
-    return status.StatusWriter(client=client, resource=RESOURCE, recorder=recorder, clock=clock)
+    metrics = Metrics()
+    recorder = events.EventRecorder(client, clock=clock, instance="test", metrics=metrics)
+    return status.StatusWriter(client=client, recorder=recorder, clock=clock, metrics=metrics)
 
 
 def issued(key, clock) -> decisions.Issued:
@@ -79,47 +82,62 @@ def issued(key, clock) -> decisions.Issued:
     return decisions.Issued(leaf.chain_pem, leaf.not_before, leaf.not_after, leaf.begin_refresh_at)
 
 
-def written(signer=SIGNER) -> float:
-    return metrics.STATUS_WRITES.labels(signer=signer, result="written")._value.get()
+def written(writer, signer=SIGNER) -> float:
+    metrics = writer._metrics
+    return metrics.status_writes.labels(signer=signer, result="written")._value.get()
 
 
-async def test_issued_status_is_put_with_the_cached_resource_version(key):
+def request(key, **kwargs) -> types.PodCertRequest:
+    parsed = pcr.read(pcr_object(key, **kwargs))
+    assert isinstance(parsed, types.PodCertRequest)
+    return parsed
+
+
+async def test_issued_status_is_put_with_the_requests_resource_version(key):
     clock = FakeClock(T0)
     client = FakeClient()
-    cached = status.cached_pcr(pcr_object(key))
-    before = written()
-    assert (
-        await writer_for(client, clock).write(cached, issued(key, clock)) is status.Outcome.WRITTEN
-    )
+    writer = writer_for(client, clock)
+    assert await writer.write(request(key), issued(key, clock)) is True
     [body] = client.replaced
     assert body["metadata"]["resourceVersion"] == "5"
     assert body["status"]["conditions"][0]["type"] == "Issued"
-    assert written() == before + 1
+    assert "spec" not in body  # the status subresource takes only the status
+    assert written(writer) == 1
 
 
-async def test_conflict_with_an_answered_object_is_done(key):
-    clock = FakeClock(T0)
-    answered = pcr_object(key, rv="6", conditions=[{"type": "Issued", "status": "True"}])
-    client = FakeClient(replace_error=errors.Conflict(409, {}), fresh=answered)
-    cached = status.cached_pcr(pcr_object(key))
-    assert await writer_for(client, clock).write(cached, issued(key, clock)) is status.Outcome.DONE
-
-
-async def test_conflict_with_an_unanswered_object_returns_the_fresh_one(key):
+async def test_a_conflict_is_handed_back_to_the_queue_without_a_reread(key):
     clock = FakeClock(T0)
     client = FakeClient(replace_error=errors.Conflict(409, {}), fresh=pcr_object(key, rv="7"))
-    outcome = await writer_for(client, clock).write(
-        status.cached_pcr(pcr_object(key)), issued(key, clock)
-    )
-    assert isinstance(outcome, status.Stale) and outcome.fresh.rv == "7"
+    writer = writer_for(client, clock)
+    with pytest.raises(Requeue, match="changed since we read it"):
+        await writer.write(request(key), issued(key, clock))
+    assert written(writer) == 0
+    assert writer._metrics.status_writes.labels(signer=SIGNER, result="conflict")._value.get() == 1
 
 
 async def test_gone_request_is_done(key):
     clock = FakeClock(T0)
     client = FakeClient(replace_error=errors.NotFound(404, {}))
     denied = decisions.Denied("UnsupportedKeyType", "no")
-    cached = status.cached_pcr(pcr_object(key))
-    assert await writer_for(client, clock).write(cached, denied) is status.Outcome.DONE
+    assert await writer_for(client, clock).write(request(key), denied) is False
+
+
+async def test_an_unreadable_request_can_be_denied(key):
+    clock = FakeClock(T0)
+    client = FakeClient()
+    obj = pcr_object(key)
+    obj["spec"]["podUID"] = 5
+    entry = pcr.read(obj)
+    assert isinstance(entry, types.Unreadable)
+    denied = decisions.Denied(decisions.INVALID_REQUEST, entry.error)
+    assert await writer_for(client, clock).write(entry, denied) is True
+    [body] = client.replaced
+    assert body["metadata"] == {
+        "name": "req-1",
+        "namespace": "ns",
+        "uid": "u1",
+        "resourceVersion": "5",
+    }
 
 
 @pytest.mark.parametrize(
@@ -135,9 +153,7 @@ async def test_missing_permission_posts_a_warning_and_raises_for_backoff(key, er
     clock = FakeClock(T0)
     client = FakeClient(replace_error=error)
     with pytest.raises(type(error)):
-        await writer_for(client, clock).write(
-            status.cached_pcr(pcr_object(key)), issued(key, clock)
-        )
+        await writer_for(client, clock).write(request(key), issued(key, clock))
     [event] = client.created
     assert event["type"] == "Warning" and "no sign verb" in event["note"]
     assert event["regarding"]["name"] == "req-1"
@@ -148,14 +164,12 @@ async def test_an_issued_status_breaking_the_apiserver_rules_is_never_sent(key):
     client = FakeClient()
     other_key = ec.generate_private_key(ec.SECP256R1())
     with pytest.raises(RuntimeError, match="refusing to write an invalid status"):
-        await writer_for(client, clock).write(
-            status.cached_pcr(pcr_object(key)), issued(other_key, clock)
-        )
+        await writer_for(client, clock).write(request(key), issued(other_key, clock))
     assert client.replaced == []
 
 
-def test_terminal_requests_are_cached_without_their_raw_object(key):
-    done = status.cached_pcr(pcr_object(key, conditions=[{"type": "Denied", "status": "True"}]))
-    assert done.terminal and done.raw == {} and done.request is None
-    pending = status.cached_pcr(pcr_object(key))
-    assert not pending.terminal and pending.request is not None and pending.raw
+def test_two_writers_count_in_their_own_registries(key):
+    first, second = writer_for(FakeClient(), FakeClock(T0)), writer_for(FakeClient(), FakeClock(T0))
+    first._metrics.issued.labels(signer=SIGNER).inc()
+    assert first._metrics.issued.labels(signer=SIGNER)._value.get() == 1
+    assert second._metrics.issued.labels(signer=SIGNER)._value.get() == 0

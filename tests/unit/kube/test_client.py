@@ -17,7 +17,7 @@ Handler = Callable[[httpx2.Request], httpx2.Response]
 
 def client(handler: Handler) -> KubeClient:
     http = httpx2.AsyncClient(transport=httpx2.MockTransport(handler), base_url="https://k8s")
-    return KubeClient(http, qps=0)
+    return KubeClient(http, qps=None)
 
 
 def status(code: int, reason: str) -> httpx2.Response:

@@ -2,12 +2,11 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import hashlib
 from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa, x448, x25519
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -157,41 +156,6 @@ def test_credential_rejects(data: str, message: str) -> None:
 
     assert str(caught.value) == message
     assert caught.value.__cause__ is None
-
-
-# --- key naming ------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("key", "name"),
-    [
-        (ed25519.Ed25519PrivateKey.generate(), "Ed25519"),
-        (ed448.Ed448PrivateKey.generate(), "Ed448"),
-        (x25519.X25519PrivateKey.generate(), "X25519"),
-        (x448.X448PrivateKey.generate(), "X448"),
-        (ec.generate_private_key(ec.SECP256R1()), "ECDSA P-256"),
-        (ec.generate_private_key(ec.SECP384R1()), "ECDSA P-384"),
-        (ec.generate_private_key(ec.SECP521R1()), "ECDSA P-521"),
-        (ec.generate_private_key(ec.SECP256K1()), "ECDSA secp256k1"),
-    ],
-)
-def test_key_type(key: Any, name: str) -> None:
-    assert pem.key_type(key) == name
-    assert pem.key_type(key.public_key()) == name
-
-
-def test_key_type_rsa(rsa_keys: dict[int, rsa.RSAPrivateKey]) -> None:
-    assert pem.key_type(rsa_keys[3072]) == "RSA 3072"
-    assert pem.key_type(rsa_keys[4096].public_key()) == "RSA 4096"
-
-
-def test_fingerprint_is_sha256_of_the_spki() -> None:
-    public = LEAF_KEY.public_key()
-    spki = public.public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-
-    assert pem.fingerprint(public) == "SHA256:" + hashlib.sha256(spki).hexdigest()
 
 
 # --- garbage in ------------------------------------------------------------------------------

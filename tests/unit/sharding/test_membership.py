@@ -17,7 +17,7 @@ def lease(holder: str, renewed: dt.datetime, duration: int = 15) -> leases.Repli
 
 def test_single_replica_owns_everything():
     single = membership.Membership(
-        identity=None, client=None, cached_leases=tuple, clock=FakeClock(T0)
+        identity=None, client=RecordingClient(), cached_leases=tuple, clock=FakeClock(T0)
     )
     assert single.owns("ns/a") and single.live_replicas() == ("single-replica",)
 
@@ -25,7 +25,9 @@ def test_single_replica_owns_everything():
 def test_live_set_follows_lease_expiry_and_includes_ourselves():
     clock = FakeClock(T0)
     cached = [lease("r-1", T0), lease("r-2", T0 - dt.timedelta(seconds=10))]
-    m = membership.Membership(identity=ME, client=None, cached_leases=lambda: cached, clock=clock)
+    m = membership.Membership(
+        identity=ME, client=RecordingClient(), cached_leases=lambda: cached, clock=clock
+    )
     assert m.refresh() and m.current == ("r-0", "r-1", "r-2")
     assert not m.refresh()  # unchanged
     clock.advance(6)  # r-2 renewed 16 s ago with a 15 s lease: dead

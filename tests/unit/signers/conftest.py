@@ -19,6 +19,8 @@ class FakeView:
 
     pods: list[PodView] = field(default_factory=list)
     service_list: list[ServiceView] = field(default_factory=list)
+    service_accounts: list[ServiceAccountView] = field(default_factory=list)
+    nodes: list[NodeView] = field(default_factory=list)
 
     def pod(self, namespace: str, name: str) -> PodView | None:
         return next((p for p in self.pods if (p.namespace, p.name) == (namespace, name)), None)
@@ -27,10 +29,11 @@ class FakeView:
         return [s for s in self.service_list if s.namespace == namespace]
 
     def service_account(self, namespace: str, name: str) -> ServiceAccountView | None:
-        return None
+        found = (s for s in self.service_accounts if (s.namespace, s.name) == (namespace, name))
+        return next(found, None)
 
     def node(self, name: str) -> NodeView | None:
-        return None
+        return next((n for n in self.nodes if n.name == name), None)
 
 
 @pytest.fixture

@@ -82,13 +82,6 @@ def test_missing_pod_is_not_yet(pools, clock) -> None:
     assert "ns1/web-0" in decision.message
 
 
-def test_a_recreated_pod_with_another_uid_is_not_yet(pools, clock) -> None:
-    stranger = PodView(T.namespace, T.pod_name, "another-uid", LABELS, "web", "node-1")
-    decision = _decide(FakeView([stranger], [svc("web", {"app": "web"})]), pools, clock)
-    assert isinstance(decision, decisions.NotYet)
-    assert decision.reason == decisions.POD_NOT_FOUND
-
-
 def test_denials_come_before_cache_lookups(pools, clock) -> None:
     signer = ServiceDnsSigner()
     request = requests.request_with_unsupported_key(signer_name=signer.signer_name, kind="RSA2048")
