@@ -1,11 +1,10 @@
 """`meshtool controller`: run the signer controller.
 
-Flags match the reference Go meshtool's where they overlap. Each is derived from a field of
-`ControllerSettings` or `ShardingSettings` (`meshtool.cli.flags`), which holds its default and
-help; each can also be given as the
-environment variable `MESHTOOL_<FLAG>` (e.g. `MESHTOOL_SPIFFE_TRUST_DOMAIN`), which is how the
-Deployment passes the downward-API sharding identity. Invalid settings exit at once with one
-line naming the flag.
+Flags match the reference Go meshtool's where they overlap. They are not written here: each is
+derived (`meshtool.cli.flags`) from a field of `ControllerSettings` or `ShardingSettings`, which
+holds its default and help. Each can also be given as the environment variable
+`MESHTOOL_<FLAG>` (e.g. `MESHTOOL_SPIFFE_TRUST_DOMAIN`), which is how the Deployment passes the
+downward-API sharding identity. Invalid settings exit at once with one line naming the flag.
 """
 
 from __future__ import annotations
@@ -22,14 +21,17 @@ from meshtool.app.settings import ControllerSettings, ShardingSettings
 from meshtool.cli import flags
 from meshtool.cli.options import F
 
+SHARDING = "sharding"
+"""The group of `ShardingSettings`' flags: `--sharding-pod-name` and the rest."""
+
 OPTIONS: list[Callable[[F], F]] = [
     *flags.options(ControllerSettings),
-    *flags.options(ShardingSettings, "sharding"),
+    *flags.options(ShardingSettings, SHARDING),
 ]
 
 
 def settings_from(params: Mapping[str, Any]) -> ControllerSettings:
-    sharding = flags.build(ShardingSettings, params, "sharding")
+    sharding = flags.build(ShardingSettings, params, SHARDING)
     problem = sharding.validate()
     if problem:
         raise click.UsageError(problem)

@@ -15,7 +15,7 @@ from meshtool.cli import controller, flags
 
 COMMAND = controller.COMMANDS[0]
 OPTIONS = {p.opts[0]: p for p in COMMAND.params if isinstance(p, click.Option)}
-FLAGS = [*flags.walk(ControllerSettings), *flags.walk(ShardingSettings, "sharding")]
+FLAGS = [*flags.walk(ControllerSettings), *flags.walk(ShardingSettings, controller.SHARDING)]
 
 # README's Configuration table, plus --log-level.
 README_FLAGS = [
