@@ -89,6 +89,8 @@ class ShardingSettings:
 
 @dataclass(frozen=True, slots=True)
 class ControllerSettings:
+    """Everything `meshtool controller` runs with; the fields declared with `flag` are flags."""
+
     kubeconfig: str | None = flag(None, "Kubeconfig file.", unset="$KUBECONFIG, ~/.kube/config")
     in_cluster: bool = flag(False, "Use the pod's service account.")
     sharding: Identity | None = None
@@ -119,8 +121,11 @@ class ControllerSettings:
     pool_poll_interval: float = 2.0
     """How often pool files are checked; mounted Secrets change in place, without events."""
     trust_bundle_resync: float = 60.0
+    """Seconds between untriggered trust bundle passes: a safety net behind the triggered ones."""
     lease_duration_seconds: int = 15
+    """How long a replica's Lease holds without renewal: client-go's leader-election default."""
     lease_heartbeat: float = 10.0
+    """How often the Lease is renewed: well inside its duration, so one slow renewal is no loss."""
 
     def enabled_signers(self) -> dict[str, SignerSettings]:
         named = {
