@@ -1,8 +1,18 @@
 """The controller's settings: one frozen value built by the CLI and validated before start.
 
-Every default is the one a production controller wants; tests and the benchmark override
-fields explicitly. `validate()` returns the first problem as one sentence naming the flag, so
-the CLI can exit at once with one clear line.
+Every default is the one a production controller wants, and it is written once, here. A field
+that is also a command-line flag is declared with `flag(default, help)`; `meshtool.cli.flags`
+turns it into the click option: the flag is the field name with dashes (`--kube-api-qps`), the
+environment variable is `MESHTOOL_<FLAG>`, and the default and help shown are the field's.
+Fields declared without `flag` (poll intervals, Lease timings) are not flags; tests and the
+benchmark set them explicitly.
+
+Two groups are nested: each signer's `SignerSettings` becomes `--enable-<signer>-signer` and
+`--<signer>-ca-pool` (templates in its metadata), and `ShardingSettings` (`--sharding-*`)
+becomes the optional `Identity` of this replica.
+
+`validate()` returns the first problem as one sentence naming the flag, so the CLI can exit at
+once with one clear line.
 """
 
 from __future__ import annotations
@@ -10,44 +20,112 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
+from meshtool.api.types import KeyType
 from meshtool.sharding.leases import Identity
+from meshtool.signers.spiffe import DEFAULT_TRUST_DOMAIN
 
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+LOG_FORMATS = ("text", "json")
+LOG_LEVELS = ("debug", "info", "warning")
+KEY_TYPES = tuple(k.value for k in KeyType)
+
+_T = TypeVar("_T")
+
+
+def flag(
+    default: _T, help: str, *, name: str = "", choices: tuple[str, ...] = (), unset: str = ""
+) -> _T:
+    """A dataclass field that is also a command-line flag.
+
+    `name` is the flag when it is not the field name with dashes; in a nested group, "{}" in
+    `name` and `help` stands for the group (the signer). `unset` says in words what a default
+    of None, off or empty means, for `--help`.
+    """
+    metadata = {"help": help, "flag": name, "choices": choices, "unset": unset}
+    return field(default=default, metadata={k: v for k, v in metadata.items() if v})
 
 
 @dataclass(frozen=True, slots=True)
 class SignerSettings:
-    enabled: bool = False
-    pool_file: Path | None = None
+    enabled: bool = flag(False, "Run the {} signer.", name="enable-{}-signer")
+    pool_file: Path | None = flag(  # noqa: RUF009 - flag() is a dataclasses.field()
+        None,
+        "CA pool file of the {} signer (required with --enable-{}-signer).",
+        name="{}-ca-pool",
+        unset="none",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ShardingSettings:
+    """This replica's pod, from the downward API; left unset, one replica does all the work."""
+
+    pod_namespace: str | None = flag(
+        None, "Namespace of this replica's pod (enables sharding).", unset="unset, one replica"
+    )
+    pod_name: str | None = flag(None, "Name of this replica's pod.", unset="unset")
+    pod_uid: str | None = flag(None, "UID of this replica's pod (owns its Lease).", unset="unset")
+    application_name: str = flag(
+        "meshtool-controller", "Replicas with the same application name share the work."
+    )
+
+    def validate(self) -> str | None:
+        if bool(self.pod_namespace) != bool(self.pod_name):
+            return "--sharding-pod-namespace and --sharding-pod-name go together"
+        return None
+
+    def identity(self) -> Identity | None:
+        if not (self.pod_namespace and self.pod_name):
+            return None
+        return Identity(
+            namespace=self.pod_namespace,
+            pod_name=self.pod_name,
+            pod_uid=self.pod_uid or "",
+            application=self.application_name,
+        )
 
 
 @dataclass(frozen=True, slots=True)
 class ControllerSettings:
-    kubeconfig: str | None = None
-    in_cluster: bool = False
+    """Everything `meshtool controller` runs with; the fields declared with `flag` are flags."""
+
+    kubeconfig: str | None = flag(None, "Kubeconfig file.", unset="$KUBECONFIG, ~/.kube/config")
+    in_cluster: bool = flag(False, "Use the pod's service account.")
     sharding: Identity | None = None
-    signer_domain: str = "row-major.net"
+    """Built from `ShardingSettings`; None means this replica owns every request."""
+    signer_domain: str = flag("row-major.net", "Domain of the signer names and bundle labels.")
     service_dns: SignerSettings = field(default_factory=SignerSettings)
     spiffe: SignerSettings = field(default_factory=SignerSettings)
     pod_identity: SignerSettings = field(default_factory=SignerSettings)
-    spiffe_trust_domain: str = "cluster.local"
-    accepted_key_types: tuple[str, ...] = ()
-    """Empty means all six key types Kubernetes allows."""
-    workers: int = 16
-    """Concurrent reconciles; status writes are API round trips, so this is I/O concurrency."""
-    kube_api_qps: float = 300.0
-    """Sustained requests per second to kube-apiserver: enough for a large rollout's burst."""
-    kube_api_burst: int = 600
-    health_address: str | None = ":8080"
-    log_format: str = "text"
+    spiffe_trust_domain: str = flag(DEFAULT_TRUST_DOMAIN, "Trust domain of issued SPIFFE IDs.")
+    accepted_key_types: tuple[str, ...] = flag(
+        (), f"Comma-separated key types to accept: {', '.join(KEY_TYPES)}.", unset="all"
+    )
+    workers: int = flag(
+        16, "Concurrent reconciles; status writes are API round trips, so this is I/O concurrency."
+    )
+    kube_api_qps: float = flag(
+        300.0, "Sustained requests per second to kube-apiserver: enough for a large rollout."
+    )
+    kube_api_burst: int = flag(600, "Requests to kube-apiserver allowed at once above the qps.")
+    identity_mismatch_grace: float = flag(
+        30.0, "Seconds a pod/service account/node UID mismatch may be cache lag before denial."
+    )
+    health_address: str | None = flag(
+        ":8080", "ADDR:PORT of /healthz, /readyz and /metrics; '' disables it."
+    )
+    log_format: str = flag("text", "Log line format.", choices=LOG_FORMATS)
+    log_level: str = flag("info", "Least severe level logged.", choices=LOG_LEVELS)
     pool_poll_interval: float = 2.0
     """How often pool files are checked; mounted Secrets change in place, without events."""
     trust_bundle_resync: float = 60.0
-    identity_mismatch_grace: float = 30.0
-    """How long a pod/SA/node UID disagreement may be cache lag before it becomes a denial."""
+    """Seconds between untriggered trust bundle passes: a safety net behind the triggered ones."""
     lease_duration_seconds: int = 15
+    """How long a replica's Lease holds without renewal: client-go's leader-election default."""
     lease_heartbeat: float = 10.0
+    """How often the Lease is renewed: well inside its duration, so one slow renewal is no loss."""
 
     def enabled_signers(self) -> dict[str, SignerSettings]:
         named = {
@@ -64,12 +142,19 @@ class ControllerSettings:
             (not _DNS_SUBDOMAIN.match(self.signer_domain), "--signer-domain must be a DNS name"),
             (self.workers < 1, "--workers must be at least 1"),
             (self.kube_api_qps <= 0 or self.kube_api_burst < 1, "--kube-api-qps/burst must be > 0"),
-            (self.log_format not in {"text", "json"}, "--log-format must be json or text"),
+            (self.log_format not in LOG_FORMATS, "--log-format must be json or text"),
+            (self.log_level not in LOG_LEVELS, "--log-level must be debug, info or warning"),
         )
         for failed, message in checks:
             if failed:
                 return message
-        return self._pool_problem()
+        return self._key_type_problem() or self._pool_problem()
+
+    def _key_type_problem(self) -> str | None:
+        bad = [k for k in self.accepted_key_types if k not in KEY_TYPES]
+        if bad:
+            return f"--accepted-key-types: unknown {bad[0]!r}; use {sorted(KEY_TYPES)}"
+        return None
 
     def _pool_problem(self) -> str | None:
         for name, signer in self.enabled_signers().items():

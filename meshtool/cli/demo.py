@@ -15,6 +15,7 @@ import click
 
 from meshtool.cli.options import option
 from meshtool.demo import client, server, spiffe
+from meshtool.signers.spiffe import DEFAULT_TRUST_DOMAIN
 
 _LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -64,7 +65,7 @@ def _spiffe_ids(_ctx: click.Context, _param: click.Parameter, value: object) -> 
 )
 @option(
     "--spiffe-trust-domain",
-    default="cluster.local",
+    default=DEFAULT_TRUST_DOMAIN,
     show_default=True,
     help="Trust domain of the SPIFFE trust bundle; clients must be in it.",
 )

@@ -42,6 +42,9 @@ PATCH_CONTENT_TYPES = {
     "apply": "application/apply-patch+yaml",  # JSON is YAML
 }
 DELETE_OPTIONS: JSON = {"apiVersion": "v1", "kind": "DeleteOptions"}
+DEFAULT_QPS = 50.0
+"""Rate limit of tools and tests (client-go's is 5/10); the controller passes its own flags."""
+DEFAULT_BURST = 100
 
 log = logging.getLogger(__name__)
 _decode_object = msgspec.json.Decoder(dict[str, Any]).decode
@@ -73,8 +76,8 @@ class KubeClient:
         self,
         http: httpx2.AsyncClient,
         *,
-        qps: float | None = 50.0,
-        burst: int = 100,
+        qps: float | None = DEFAULT_QPS,
+        burst: int = DEFAULT_BURST,
         pool: config.PoolSettings | None = None,
     ) -> None:
         self._http = http
@@ -92,8 +95,8 @@ class KubeClient:
         path: str | os.PathLike[str] | None = None,
         *,
         context: str | None = None,
-        qps: float | None = 50.0,
-        burst: int = 100,
+        qps: float | None = DEFAULT_QPS,
+        burst: int = DEFAULT_BURST,
         pool: config.PoolSettings | None = None,
     ) -> KubeClient:
         pool = pool or config.PoolSettings()
@@ -102,7 +105,11 @@ class KubeClient:
 
     @classmethod
     def in_cluster(
-        cls, *, qps: float | None = 50.0, burst: int = 100, pool: config.PoolSettings | None = None
+        cls,
+        *,
+        qps: float | None = DEFAULT_QPS,
+        burst: int = DEFAULT_BURST,
+        pool: config.PoolSettings | None = None,
     ) -> KubeClient:
         pool = pool or config.PoolSettings()
         return cls(config.http_client(config.in_cluster(), pool), qps=qps, burst=burst, pool=pool)

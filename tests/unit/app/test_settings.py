@@ -1,0 +1,59 @@
+"""`ControllerSettings.validate()` names the flag; `ShardingSettings` builds the identity."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from meshtool.app.settings import (
+    KEY_TYPES,
+    ControllerSettings,
+    ShardingSettings,
+    SignerSettings,
+)
+from meshtool.signers import spiffe
+
+USABLE = ControllerSettings(spiffe=SignerSettings(True, Path("pool")))
+
+
+def test_the_defaults_with_one_signer_are_valid():
+    assert USABLE.validate() is None
+    assert USABLE.spiffe_trust_domain == spiffe.DEFAULT_TRUST_DOMAIN
+    assert (USABLE.kube_api_qps, USABLE.kube_api_burst) == (300.0, 600)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"accepted_key_types": ("ED25519", "RSA2048")}, "--accepted-key-types: unknown 'RSA2048'"),
+        ({"log_level": "trace"}, "--log-level must be debug, info or warning"),
+        ({"log_format": "xml"}, "--log-format must be json or text"),
+        ({"kube_api_burst": 0}, "--kube-api-qps/burst must be > 0"),
+        ({"in_cluster": True, "kubeconfig": "k"}, "--in-cluster and --kubeconfig conflict"),
+    ],
+)
+def test_problems_are_one_sentence_naming_the_flag(change, message):
+    problem = dataclasses.replace(USABLE, **change).validate()
+    assert problem is not None and problem.startswith(message)
+    assert "\n" not in problem
+
+
+def test_every_kubernetes_key_type_is_accepted():
+    assert dataclasses.replace(USABLE, accepted_key_types=KEY_TYPES).validate() is None
+    assert len(KEY_TYPES) == 6
+
+
+def test_sharding_is_off_until_namespace_and_name_are_set():
+    assert ShardingSettings().identity() is None
+    assert ShardingSettings().validate() is None
+    identity = ShardingSettings(pod_namespace="ns", pod_name="pod-0").identity()
+    assert identity is not None
+    assert (identity.namespace, identity.pod_name, identity.pod_uid) == ("ns", "pod-0", "")
+    assert identity.application == "meshtool-controller"
+
+
+def test_half_a_sharding_identity_is_a_problem():
+    problem = ShardingSettings(pod_name="pod-0").validate()
+    assert problem == "--sharding-pod-namespace and --sharding-pod-name go together"
