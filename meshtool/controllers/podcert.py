@@ -85,7 +85,8 @@ class PodCertReconciler:
             return None  # we answered this version; our write has not reached the cache yet
         if not self._owns(key):  # another replica's: look again when ownership may have moved
             return Result(requeue_after=self._timing.not_mine_requeue)
-        decision = await self._decide(signer, entry)
+        entry = await self._with_legacy_key(entry)
+        decision = self._decide(signer, entry)
         if isinstance(decision, Result):
             return decision
         if isinstance(decision, decisions.NotYet):
@@ -95,12 +96,9 @@ class PodCertReconciler:
             self._memory.answered[key] = entry.resource_version
         return None
 
-    async def _decide(
-        self, signer: Signer, entry: types.PodCertRequest | types.Unreadable
-    ) -> Result | decisions.Decision:
-        if isinstance(entry, types.Unreadable):
-            return decisions.Denied(decisions.INVALID_REQUEST, entry.error)
-        request = await self._with_legacy_key(entry)
+    def _decide(self, signer: Signer, request: status.Target) -> Result | decisions.Decision:
+        if isinstance(request, types.Unreadable):
+            return decisions.Denied(decisions.INVALID_REQUEST, request.error)
         mismatch = self._check_identity(request)
         if mismatch is not None:
             return mismatch
@@ -110,9 +108,12 @@ class PodCertReconciler:
             return decisions.NotYet(decisions.CA_UNAVAILABLE, "no usable CA pool is loaded")
         return signer.decide(request, view=self._view, pool=pool, clock=self._clock)
 
-    async def _with_legacy_key(self, request: types.PodCertRequest) -> types.PodCertRequest:
+    async def _with_legacy_key(self, request: status.Target) -> status.Target:
         """A pre-1.36 kubelet's request read through v1 has no key (v1 shows only the stub
-        CSR); its pkixPublicKey is visible through v1beta1, so that one object is read there."""
+        CSR); its pkixPublicKey is visible through v1beta1, so that one object is read there,
+        and it is decided and answered in that view."""
+        if not isinstance(request, types.PodCertRequest):
+            return request
         if self._legacy_reader is None or not pcr.needs_legacy_view(request):
             return request
         fresh = await self._legacy_reader(request)

@@ -30,7 +30,7 @@ USER_AGENT = f"meshtool/{meshtool.__version__}"
 
 
 class ConfigError(errors.KubeError):
-    retryable = False
+    """The kubeconfig or in-cluster configuration is unusable; retrying will not help."""
 
 
 @dataclass(frozen=True, slots=True)

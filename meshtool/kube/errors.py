@@ -14,7 +14,7 @@
         └── ServerError     5xx
 
 The HTTP library's exception is chained as `__cause__`; none of its types leak out of
-`meshtool.kube`. `retryable` says whether the same request may succeed later unchanged.
+`meshtool.kube`.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any
 
 
 class KubeError(Exception):
-    retryable = True
+    pass
 
 
 class TransportError(KubeError):
@@ -31,8 +31,6 @@ class TransportError(KubeError):
 
 
 class ApiError(KubeError):
-    retryable = False
-
     def __init__(self, code: int, status: dict[str, Any] | None = None, *, what: str = "") -> None:
         self.code = code
         self.status: dict[str, Any] = status or {}
@@ -75,11 +73,11 @@ class Invalid(ApiError):
 
 
 class TooManyRequests(ApiError):
-    retryable = True
+    pass
 
 
 class ServerError(ApiError):
-    retryable = True
+    pass
 
 
 _BY_CODE: dict[int, type[ApiError]] = {

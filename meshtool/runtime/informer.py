@@ -104,9 +104,6 @@ class Informer(Generic[T]):
     def get(self, key: str) -> T | None:
         return self._cache.get(key)
 
-    def keys(self) -> list[str]:
-        return list(self._cache)
-
     def values(self) -> list[T]:
         return list(self._cache.values())
 

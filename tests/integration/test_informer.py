@@ -93,7 +93,7 @@ async def test_resumes_and_reports_what_it_missed(
         (f"{namespace}/goes", {"v": "1"}, None),
         (f"{namespace}/new", None, {"v": "1"}),
     ]
-    assert sorted(running.informer.keys()) == [f"{namespace}/new", f"{namespace}/stays"]
+    assert sorted(running.informer._cache) == [f"{namespace}/new", f"{namespace}/stays"]
     assert int(running.informer.last_resource_version) > 1
 
 

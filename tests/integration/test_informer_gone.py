@@ -82,4 +82,4 @@ async def test_gone_relists_and_reports_missed_deletions(uncached: ControlPlane)
             (f"{ns}/goes", "1", None),
             (f"{ns}/new", None, "1"),
         ]
-        assert sorted(informer.keys()) == [f"{ns}/changes", f"{ns}/new", f"{ns}/stays"]
+        assert sorted(list(informer._cache)) == [f"{ns}/changes", f"{ns}/new", f"{ns}/stays"]

@@ -11,7 +11,7 @@ import secrets
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from meshtool.api import decisions, status
+from meshtool.api import decisions, pcr, request, status
 from meshtool.api.types import KeyType
 from meshtool.clock import FakeClock, SystemClock
 from meshtool.kube import errors, resources
@@ -76,7 +76,7 @@ async def put_status(kube, resource, obj, body):
     await kube.replace(
         resource,
         obj["metadata"]["name"],
-        status.pcr_status_update(obj, body),
+        status.status_update(pcr.parse(obj), body),
         namespace=obj["metadata"]["namespace"],
         subresource="status",
     )
@@ -133,3 +133,52 @@ async def test_broken_statuses_are_rejected_by_the_apiserver(
     resource, obj = await pending_pcr(kube, control_plane, namespace, key, pcr_version, pcr_form)
     with pytest.raises(errors.Invalid):
         await put_status(kube, resource, obj, broken(key))
+
+
+def _condition(kind: str, state: str) -> dict[str, str]:
+    now = SystemClock().now().strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {
+        "type": kind,
+        "status": state,
+        "reason": "Odd",
+        "message": "an odd condition",
+        "lastTransitionTime": now,
+    }
+
+
+ODD_CONDITIONS = {
+    "issued-false": [_condition("Issued", "False")],
+    "denied-unknown": [_condition("Denied", "Unknown")],
+    "failed-false": [_condition("Failed", "False")],
+    "other-type": [_condition("Progressing", "True")],
+    "duplicate-denied": [_condition("Denied", "True"), _condition("Denied", "True")],
+    "denied-and-failed": [_condition("Denied", "True"), _condition("Failed", "True")],
+    "denied-and-issued-false": [_condition("Denied", "True"), _condition("Issued", "False")],
+}
+
+
+@pytest.mark.parametrize("case", sorted(ODD_CONDITIONS))
+async def test_the_one_terminal_rule_agrees_with_what_the_apiserver_stores(
+    kube, control_plane, namespace, case, pcr_version, pcr_form
+):
+    """Every odd condition list is refused, so a stored request is answered exactly when it
+    holds one Issued/Denied/Failed condition with status "True": our `terminal_condition`."""
+    key = pcrforms.generate_key(KeyType.ECDSAP256)
+    resource, obj = await pending_pcr(kube, control_plane, namespace, key, pcr_version, pcr_form)
+    with pytest.raises(errors.Invalid):
+        await put_status(kube, resource, obj, {"conditions": ODD_CONDITIONS[case]})
+    stored = await kube.get(resource, obj["metadata"]["name"], namespace=namespace)
+    assert request.terminal_of(stored) is None
+    assert isinstance(pcr.read(stored), type(pcr.parse(stored)))  # still pending to us
+
+
+@pytest.mark.parametrize("kind", ["Denied", "Failed"])
+async def test_a_true_terminal_condition_is_stored_and_read_as_answered(
+    kube, control_plane, namespace, kind, pcr_version, pcr_form
+):
+    key = pcrforms.generate_key(KeyType.ECDSAP256)
+    resource, obj = await pending_pcr(kube, control_plane, namespace, key, pcr_version, pcr_form)
+    await put_status(kube, resource, obj, {"conditions": [_condition(kind, "True")]})
+    stored = await kube.get(resource, obj["metadata"]["name"], namespace=namespace)
+    assert request.terminal_of(stored) is not None
+    assert request.terminal_of(stored).value == kind

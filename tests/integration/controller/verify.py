@@ -15,13 +15,13 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from cryptography.x509 import verification
 from OpenSSL import crypto
 
-from meshtool.pki import pem
+from meshtool.pki import keys, pem
 
 
 def credential(path: Path) -> pem.Credential:
     cred = pem.credential(path.read_bytes())
     leaf = cred.chain[0]
-    assert pem.fingerprint(leaf.public_key()) == pem.fingerprint(cred.key.public_key()), (
+    assert keys.fingerprint(leaf.public_key()) == keys.fingerprint(cred.key.public_key()), (
         "the credential bundle's key does not match its leaf"
     )
     return cred

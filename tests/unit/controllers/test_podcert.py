@@ -87,11 +87,13 @@ class FakeWriter:
 
     def __init__(self, outcomes=None):
         self.writes: list[tuple[str, str, object]] = []
+        self.targets: list[object] = []
         self.warnings: list[tuple[str, str]] = []
         self.outcomes = list(outcomes or [])
 
     async def write(self, item, decision):
         self.writes.append((item.key, item.resource_version, decision))
+        self.targets.append(item)
         outcome = self.outcomes.pop(0) if self.outcomes else True
         if isinstance(outcome, Exception):
             raise outcome
@@ -317,3 +319,4 @@ async def test_legacy_request_is_decided_on_its_v1beta1_view():
     [(_, rv, decision)] = writer.writes
     assert rv == "7" and decision is ISSUED
     assert signer.last.public_key is not None  # decided with the key v1beta1 shows
+    assert writer.targets[0].api_version == "certificates.k8s.io/v1beta1"  # and answered there

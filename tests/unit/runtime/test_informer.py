@@ -90,7 +90,7 @@ async def test_watch_events_update_cache_and_notify() -> None:
         ("ns/b", None, "n1"),
         ("ns/a", "n2", None),
     ]
-    assert informer.has_synced and informer.keys() == ["ns/b"]
+    assert informer.has_synced and list(informer._cache) == ["ns/b"]
     assert informer.last_resource_version == "9"
     assert client.watched_from == ["1", "9"]
 
@@ -107,7 +107,7 @@ async def test_gone_relists_and_emits_the_difference() -> None:
     informer = Informer(client, PODS, transform=node_of)
     changes = await run_until_idle(informer, client)
     assert changes[3:] == [("ns/b", "n1", None), ("ns/c", "n1", "n3"), ("ns/d", None, "n1")]
-    assert sorted(informer.keys()) == ["ns/a", "ns/c", "ns/d"]
+    assert sorted(list(informer._cache)) == ["ns/a", "ns/c", "ns/d"]
     assert client.watched_from == ["1", "8"]
 
 
@@ -140,7 +140,7 @@ async def test_transform_none_is_not_cached_and_indexes_follow() -> None:
     informer = Informer(client, PODS, transform=node_of)
     informer.add_index("node", lambda node: [node])
     await run_until_idle(informer, client)
-    assert informer.keys() == ["other/b"]
+    assert list(informer._cache) == ["other/b"]
     assert informer.by_index("node", "n1") == ["n1"]
     assert informer.by_index("node", "skip") == []
 
