@@ -1,4 +1,8 @@
-"""pytest plugin (entry point `meshtool`): real control planes per Kubernetes version.
+"""pytest plugin: real control planes per Kubernetes version.
+
+Not registered as an entry point: a test suite loads it explicitly, with
+`pytest_plugins = ["meshtool.testing.pytest_plugin"]` in its root conftest.py (as ours does).
+This is the only module of `meshtool.testing` that imports pytest or pytest-asyncio.
 
 Fixtures:
 - `k8s_version`: the Kubernetes minor under test. Tests marked `all_versions` run once per
