@@ -15,6 +15,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from meshtool.api import wire
 from meshtool.kube import errors, resources
 from meshtool.kube.client import KubeClient
 from meshtool.testing import pcrforms
@@ -68,7 +69,7 @@ def warning_event(
         "apiVersion": "events.k8s.io/v1",
         "kind": "Event",
         "metadata": {"generateName": f"{meta['name']}.", "namespace": meta["namespace"]},
-        "eventTime": now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "eventTime": wire.format_micro_time(now),
         "type": "Warning",
         "reason": condition.type,
         "note": f"{condition.reason}: {condition.message}"[:1024],
