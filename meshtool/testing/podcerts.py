@@ -147,6 +147,11 @@ class Projection:
     def request_refresh(self) -> None:
         self._refresh_now.set()
 
+    def raise_if_refused(self) -> None:
+        """Raise `ProjectionFailed` once this source has ended Denied or Failed."""
+        if self.phase in (Phase.DENIED, Phase.FAILED):
+            raise ProjectionFailed(self.namespace, self.pod["metadata"]["name"], self.status())
+
     def status(self) -> SourceStatus:
         times = self._times
         return SourceStatus(
