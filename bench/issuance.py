@@ -13,6 +13,9 @@ P-256 key. The controller runs as a separate process. It measures:
 
 The last line is machine-readable:
 `bench: pcr_per_s=<n> ceiling_per_s=<n> ratio=<r> p99_ms=<n> rss_mb=<n>`.
+
+This script runs the control plane and the controller and reports; the load itself (the fleet
+of simulated kubelets, PCR bodies, the Issued watch and the ceiling) is `pcrload.py`, beside it.
 """
 
 from __future__ import annotations
@@ -26,180 +29,21 @@ import time
 from pathlib import Path
 from typing import Any
 
-from meshtool.api import decisions, pcr, status
-from meshtool.api.types import KeyType
+from pcrload import Fleet, bodies_for, ceiling, create_all, watch_issued
+
 from meshtool.clock import SystemClock
 from meshtool.kube import resources
-from meshtool.kube.client import KubeClient
-from meshtool.pki import capool, issue
-from meshtool.testing import fleet, nodeapi, pcrforms
+from meshtool.pki import capool
+from meshtool.testing import nodeapi, pcrforms
 from meshtool.testing.controllerproc import ControllerProcess
 from meshtool.testing.controlplane import ControlPlane
 
 SIGNER = "row-major.net/spiffe"
-CEILING_SIGNER = "bench.meshtool.invalid/ceiling"
-NAMESPACE = "bench"
-SA = "workload"
 JSON = dict[str, Any]
 
 
 def log(message: str) -> None:
     print(f"bench: {message}", flush=True)
-
-
-class Fleet:
-    def __init__(self, cp: ControlPlane, admin: KubeClient, nodes: int) -> None:
-        self.cp, self.admin = cp, admin
-        self.node_names = [f"bench-node-{i}" for i in range(nodes)]
-        self.node_clients: dict[str, KubeClient] = {}
-
-    async def prepare(self) -> None:
-        await fleet.create_namespace(self.admin, NAMESPACE, [SA])
-        self.node_uids = await fleet.create_nodes(self.admin, self.node_names)
-        sa = await self.admin.get(resources.SERVICE_ACCOUNTS, SA, namespace=NAMESPACE)
-        self.sa_uid = sa["metadata"]["uid"]
-        for node in self.node_names:
-            kubeconfig = self.cp.user(f"system:node:{node}", ["system:nodes"])
-            self.node_clients[node] = self.cp.client(kubeconfig, qps=1e6, burst=1_000_000)
-
-    async def pods(self, prefix: str, count: int, signer: str) -> list[pcrforms.PodTarget]:
-        bodies = [
-            fleet.pod_body(
-                NAMESPACE,
-                f"{prefix}-{i}",
-                node=self.node_names[i % len(self.node_names)],
-                service_account=SA,
-                sources=[fleet.pod_certificate_source(signer)],
-            )
-            for i in range(count)
-        ]
-        created = await fleet.gather_limited(
-            (fleet.ensure(self.admin, resources.PODS, b) for b in bodies), limit=48
-        )
-        return [self._target(pod) for pod in created]
-
-    def _target(self, pod: JSON) -> pcrforms.PodTarget:
-        node = pod["spec"]["nodeName"]
-        return pcrforms.PodTarget(
-            namespace=NAMESPACE,
-            pod_name=pod["metadata"]["name"],
-            pod_uid=pod["metadata"]["uid"],
-            service_account_name=SA,
-            service_account_uid=self.sa_uid,
-            node_name=node,
-            node_uid=self.node_uids[node],
-        )
-
-    async def aclose(self) -> None:
-        for client in self.node_clients.values():
-            await client.aclose()
-
-
-def bodies_for(
-    targets: list[pcrforms.PodTarget], signer: str, version: str, form: pcrforms.KeyForm
-) -> list[JSON]:
-    return [
-        pcrforms.pcr_body(
-            form,
-            target,
-            version=version,
-            signer_name=signer,
-            key=pcrforms.generate_key(KeyType.ECDSAP256),
-        )
-        for target in targets
-    ]
-
-
-async def create_all(
-    fl: Fleet, resource: resources.Resource, bodies: list[JSON], concurrency: int
-) -> dict[str, tuple[float, JSON]]:
-    gate = asyncio.Semaphore(concurrency)
-    created: dict[str, tuple[float, JSON]] = {}
-
-    async def one(body: JSON) -> None:
-        async with gate:
-            client = fl.node_clients[body["spec"]["nodeName"]]
-            obj = await fleet.create_as_node(client, resource, body)
-            created[obj["metadata"]["name"]] = (time.monotonic(), obj)
-
-    await asyncio.gather(*(one(b) for b in bodies))
-    return created
-
-
-async def watch_issued(
-    admin: KubeClient, resource: resources.Resource, signer: str, count: int
-) -> dict[str, float]:
-    seen: dict[str, float] = {}
-    selector = f"spec.signerName={signer}"
-    listed = await admin.list(resource, namespace=NAMESPACE, field_selector=selector)
-    for obj in listed.items:
-        _note(obj, seen)
-    rv = listed.resource_version
-    while len(seen) < count:
-        async for event in admin.watch(
-            resource, namespace=NAMESPACE, field_selector=selector, resource_version=rv
-        ):
-            if event.type == "BOOKMARK":
-                rv = event.object["metadata"]["resourceVersion"]
-                continue
-            rv = event.object["metadata"]["resourceVersion"]
-            _note(event.object, seen)
-            if len(seen) >= count:
-                break
-    return seen
-
-
-def _note(obj: JSON, seen: dict[str, float]) -> None:
-    conditions = (obj.get("status") or {}).get("conditions") or []
-    if any(c.get("type") == "Issued" for c in conditions):
-        seen.setdefault(obj["metadata"]["name"], time.monotonic())
-    elif conditions:
-        raise RuntimeError(f"{obj['metadata']['name']} was not issued: {conditions}")
-
-
-async def ceiling(
-    fl: Fleet,
-    version: str,
-    form: pcrforms.KeyForm,
-    count: int,
-    concurrency: int,
-    pool: capool.CAPool,
-) -> float:
-    resource = resources.pod_certificate_requests(version)
-    targets = await fl.pods("ceiling", count, CEILING_SIGNER)
-    created = await create_all(fl, resource, bodies_for(targets, CEILING_SIGNER, version, form), 64)
-    clock = SystemClock()
-    updates = [_precomputed(obj, pool, clock) for _, obj in created.values()]
-    gate = asyncio.Semaphore(concurrency)
-
-    async def put(body: JSON) -> None:
-        async with gate:
-            name = body["metadata"]["name"]
-            await fl.admin.replace(resource, name, body, namespace=NAMESPACE, subresource="status")
-
-    started = time.monotonic()
-    await asyncio.gather(*(put(u) for u in updates))
-    return count / (time.monotonic() - started)
-
-
-def _precomputed(obj: JSON, pool: capool.CAPool, clock: SystemClock) -> JSON:
-    request = pcr.parse(obj)
-    assert request.public_key is not None
-    leaf = issue.issue_leaf(
-        public_key=request.public_key,
-        profile=issue.LeafProfile(uris=(f"spiffe://bench/{request.pod_name}",)),
-        max_expiration_seconds=request.max_expiration_seconds,
-        ca=pool.signing_ca,
-        clock=clock,
-    )
-    assert isinstance(leaf, issue.IssuedLeaf)
-    decision = decisions.Issued(
-        chain_pem=leaf.chain_pem,
-        not_before=leaf.not_before,
-        not_after=leaf.not_after,
-        begin_refresh_at=leaf.begin_refresh_at,
-    )
-    return status.pcr_status_update(obj, status.status_body(decision, clock=clock))
 
 
 def percentile(values: list[float], q: float) -> float:

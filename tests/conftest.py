@@ -1,5 +1,6 @@
 """Shared test configuration. Fixtures for integration tests come from the `meshtool` pytest
-plugin (meshtool.testing.pytest_plugin, registered as a pytest11 entry point).
+plugin, meshtool.testing.pytest_plugin, loaded here explicitly: the package does not register it
+as a pytest11 entry point, so installing meshtool never adds fixtures to anyone else's pytest.
 
 Also: close the stray event loop the looptime plugin makes for a sync test. looptime's
 `pytest_pyfunc_call` calls `event_loop_policy.get_event_loop()` for every test; for a sync test
@@ -14,6 +15,8 @@ import inspect
 from collections.abc import Iterator
 
 import pytest
+
+pytest_plugins = ["meshtool.testing.pytest_plugin"]
 
 
 @pytest.fixture(autouse=True)

@@ -20,7 +20,8 @@ and rebuilds it when they change:
 * Swapping is one attribute assignment. Users fetch `current()` once per connection, so open
   connections keep the context they were accepted with and new handshakes use the new one.
 
-Key material is never logged: only paths, digests, serial numbers and names.
+Key material is never logged: only paths, digests, serial numbers and names. The PEM itself
+is read by `meshtool.pki.pem` (the one reader), whose errors never quote key material either.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import re
 import ssl
 import threading
 from collections.abc import Callable, Sequence
@@ -36,13 +36,11 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 from OpenSSL import SSL
 
-log = logging.getLogger(__name__)
+from meshtool.pki import pem
 
-_PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----.*?-----END \1-----", re.DOTALL)
-_SPKI = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+log = logging.getLogger(__name__)
 
 C = TypeVar("C")  # the context a builder makes
 
@@ -79,30 +77,18 @@ def snapshot(path: str) -> Snapshot:
 
 
 def check_credential_bundle(data: bytes) -> x509.Certificate:
-    """Return the leaf of a kubelet credential bundle whose key matches it."""
-    blocks = [m.group(0) for m in _PEM_BLOCK.finditer(data)]
-    keys = [b for b in blocks if b.startswith(b"-----BEGIN PRIVATE KEY-----")]
-    certs = [b for b in blocks if b.startswith(b"-----BEGIN CERTIFICATE-----")]
-    if len(keys) != 1 or not certs:
-        raise InvalidMaterial(
-            f"want one PRIVATE KEY and a chain, found {len(keys)} and {len(certs)}"
-        )
+    """Return the leaf of a kubelet credential bundle whose key matches it (`pki.pem` reads it)."""
     try:
-        key = serialization.load_pem_private_key(keys[0], password=None)
-        leaf = x509.load_pem_x509_certificate(certs[0])
-    except ValueError as exc:
-        raise InvalidMaterial(f"unreadable PEM: {exc}") from None
-    if key.public_key().public_bytes(*_SPKI) != leaf.public_key().public_bytes(*_SPKI):
-        raise InvalidMaterial("the private key does not belong to the leaf certificate")
-    return leaf
+        return pem.credential(data).chain[0]
+    except pem.PemError as exc:
+        raise InvalidMaterial(f"unusable credential bundle: {exc}") from None
 
 
 def check_trust_bundle(data: bytes) -> list[x509.Certificate]:
     try:
-        roots = x509.load_pem_x509_certificates(data)
-    except ValueError as exc:
+        return list(pem.certificates(data))
+    except pem.PemError as exc:
         raise InvalidMaterial(f"unreadable trust bundle: {exc}") from None
-    return roots
 
 
 def load_credentials(ctx: ssl.SSLContext, creds: Snapshot) -> str:

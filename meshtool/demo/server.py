@@ -23,12 +23,8 @@ cache are off, so no session is ever resumed and each connection authenticates a
 bundle current when it connects. (Under TLS 1.3 OpenSSL then still sends a stateful ticket
 that can never be honoured; pyOpenSSL has no `set_num_tickets(0)`.) TLS 1.2 and 1.3.
 
-Plumbing. pyOpenSSL connections run on blocking sockets whose kernel timeouts
-(`SO_RCVTIMEO`/`SO_SNDTIMEO`) bound the handshake and idle keep-alive connections; OpenSSL
-reports a timeout as `WantReadError`/`WantWriteError`. `http.server` reads and writes through
-`_TlsStream`, a raw stream over the connection that turns every TLS-level end (close_notify,
-reset, timeout, alert) into end of file on reads and `ConnectionError` on writes. Connections
-end with a close_notify.
+Plumbing (blocking pyOpenSSL sockets with kernel timeouts, the connection as a stream for
+`http.server`, error reasons) is `meshtool.demo.tlsstream`. Connections end with a close_notify.
 """
 
 from __future__ import annotations
@@ -38,7 +34,6 @@ import io
 import logging
 import socket
 import socketserver
-import struct
 import sys
 import threading
 from collections.abc import Sequence
@@ -51,11 +46,11 @@ from cryptography import x509
 from OpenSSL import SSL, crypto
 
 from meshtool.clock import Clock, SystemClock
-from meshtool.demo import credentials, spiffe
+from meshtool.demo import credentials, spiffe, tlsstream
 from meshtool.signers import spiffeid
 
 if TYPE_CHECKING:
-    from _typeshed import ReadableBuffer, WriteableBuffer
+    pass
 
 log = logging.getLogger(__name__)
 
@@ -146,13 +141,17 @@ class DemoServer(ThreadingHTTPServer):
         return TlsConnection(conn, sock, tls), addr
 
     def finish_request(self, request: Any, client_address: Any) -> None:
-        _set_timeouts(request.sock, HANDSHAKE_TIMEOUT)
+        tlsstream.set_timeouts(request.sock, HANDSHAKE_TIMEOUT)
         try:
             request.conn.do_handshake()
         except SSL.Error as exc:
-            log.info("%s: TLS handshake failed: %s", _peer(client_address), _reason(exc))
+            log.info(
+                "%s: TLS handshake failed: %s",
+                tlsstream.peer(client_address),
+                tlsstream.reason(exc),
+            )
             return
-        _set_timeouts(request.sock, IDLE_TIMEOUT)
+        tlsstream.set_timeouts(request.sock, IDLE_TIMEOUT)
         super().finish_request(request, client_address)
 
     def shutdown_request(self, request: Any) -> None:
@@ -166,9 +165,11 @@ class DemoServer(ThreadingHTTPServer):
     def handle_error(self, request: Any, client_address: Any) -> None:
         exc = sys.exc_info()[1]
         if isinstance(exc, OSError | SSL.Error):
-            log.info("%s: connection lost: %s", _peer(client_address), _reason(exc))
+            log.info(
+                "%s: connection lost: %s", tlsstream.peer(client_address), tlsstream.reason(exc)
+            )
         else:
-            log.exception("%s: request failed", _peer(client_address))
+            log.exception("%s: request failed", tlsstream.peer(client_address))
 
     def client_identity(self, request: TlsConnection) -> spiffeid.SpiffeId:
         try:
@@ -197,45 +198,13 @@ def _presented_chain(conn: SSL.Connection) -> list[x509.Certificate]:
     return chain
 
 
-class _TlsStream(io.RawIOBase):
-    """A pyOpenSSL connection as a raw binary stream, for `http.server`'s rfile and wfile."""
-
-    def __init__(self, conn: SSL.Connection) -> None:
-        super().__init__()
-        self._conn = conn
-
-    def readable(self) -> bool:
-        return True
-
-    def writable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: WriteableBuffer) -> int:
-        view = memoryview(buffer).cast("B")
-        try:
-            data = self._conn.recv(len(view))
-        except SSL.Error as exc:  # close_notify, reset, idle timeout or a TLS alert
-            log.debug("TLS connection ended: %s", _reason(exc))
-            return 0
-        view[: len(data)] = data
-        return len(data)
-
-    def write(self, data: ReadableBuffer) -> int:
-        view = memoryview(data).cast("B")
-        try:
-            self._conn.sendall(view)
-        except SSL.Error as exc:
-            raise ConnectionError(f"TLS write failed: {_reason(exc)}") from None
-        return len(view)
-
-
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: DemoServer
     request: TlsConnection  # what `DemoServer.get_request` makes
 
     def setup(self) -> None:
-        stream = _TlsStream(self.request.conn)
+        stream = tlsstream.TlsStream(self.request.conn)
         self.rfile = io.BufferedReader(stream)
         self.wfile = io.BufferedWriter(stream)  # flushed after every request
 
@@ -270,7 +239,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
         log.info(
             "%s %s %s %d client=%s",
-            _peer(self.client_address),
+            tlsstream.peer(self.client_address),
             self.command,
             self.path,
             status,
@@ -281,7 +250,7 @@ class _Handler(BaseHTTPRequestHandler):
         pass  # `_reply` logs every request, with the client identity
 
     def log_message(self, format: str, *args: Any) -> None:
-        log.debug("%s: " + format, _peer(self.client_address), *args)
+        log.debug("%s: " + format, tlsstream.peer(self.client_address), *args)
 
 
 def run(settings: ServerSettings) -> None:
@@ -301,27 +270,3 @@ def run(settings: ServerSettings) -> None:
             server.serve_forever()
         finally:
             stop.set()
-
-
-def _peer(address: Any) -> str:
-    return f"{address[0]}:{address[1]}" if isinstance(address, tuple) else str(address)
-
-
-def _set_timeouts(sock: socket.socket, seconds: float) -> None:
-    """Bound each blocking read and write; the socket itself stays blocking for OpenSSL."""
-    timeval = struct.pack("ll", int(seconds), int(seconds % 1 * 1_000_000))
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, timeval)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, timeval)
-
-
-def _reason(exc: BaseException) -> str:
-    """One line for an `SSL.Error` (whose args are OpenSSL's error queue) or an `OSError`."""
-    if isinstance(exc, SSL.WantReadError | SSL.WantWriteError):
-        return "timed out"
-    if isinstance(exc, SSL.ZeroReturnError):
-        return "closed by the peer"
-    if isinstance(exc, SSL.SysCallError):
-        return f"socket error {exc.args}"
-    if isinstance(exc, SSL.Error) and exc.args and isinstance(exc.args[0], list):
-        return "; ".join(str(entry[-1]) for entry in exc.args[0]) or "unknown TLS error"
-    return str(exc) or type(exc).__name__

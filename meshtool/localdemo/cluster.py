@@ -5,62 +5,65 @@ controller-manifests`, `meshtool make-ca-pool-secret` for each signer, then runs
 controller Deployment's replicas as local processes with the Deployment's own arguments, the
 Secrets' `pool` keys written to local files where the Secret volumes would be mounted, and a
 kubeconfig for the controller's ServiceAccount, so the manifests' RBAC is what it runs under.
+
+The kubelet simulator shares the demo's event loop, so nothing here blocks it: kubectl runs
+in a worker thread and `make-ca-pool-secret` as an asyncio subprocess.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
-import subprocess
 import sys
 from pathlib import Path
 
 from meshtool.localdemo import manifests
 from meshtool.testing.controllerproc import ControllerProcess
 from meshtool.testing.controlplane import ControlPlane
+from meshtool.testing.kubectl import Kubectl
 
 NAMESPACE = "mesh-controller"
 SERVICE_ACCOUNT = "meshtool-controller"
 POOLS = ("service-dns-ca-pool", "spiffe-ca-pool", "pod-identity-ca-pool")
+KUBECTL_TIMEOUT = 120.0
+POOL_SECRET_TIMEOUT = 60.0
 
 
-class Kubectl:
-    def __init__(self, cp: ControlPlane) -> None:
-        self.binary, self.kubeconfig = cp.kubectl_path, cp.kubeconfig
-
-    def __call__(self, *args: str) -> str:
-        command = [str(self.binary), f"--kubeconfig={self.kubeconfig}", *args]
-        done = subprocess.run(command, capture_output=True, text=True, timeout=120)
-        if done.returncode != 0:
-            raise RuntimeError(f"kubectl {' '.join(args)} failed: {done.stderr.strip()}")
-        return done.stdout
+async def kubectl_out(kubectl: Kubectl, *args: str) -> str:
+    """kubectl's stdout; raises `KubectlError` when it fails (off the event loop)."""
+    return (await kubectl.run(*args, timeout=KUBECTL_TIMEOUT)).stdout
 
 
-def make_pool_secrets(cp: ControlPlane) -> None:
+async def make_pool_secrets(cp: ControlPlane) -> None:
     for name in POOLS:
-        command = [
-            sys.executable,
-            "-m",
-            "meshtool",
-            "make-ca-pool-secret",
-            "--kubeconfig",
-            str(cp.kubeconfig),
-            "--namespace",
-            NAMESPACE,
-            "--name",
-            name,
-            "--ca-id",
-            "1",
-        ]
-        done = subprocess.run(command, capture_output=True, text=True, timeout=60)
-        if done.returncode != 0:
-            raise RuntimeError(f"make-ca-pool-secret {name}: {done.stderr.strip()}")
+        await _make_pool_secret(cp.kubeconfig, name)
 
 
-def export_pools(kubectl: Kubectl, folder: Path) -> dict[str, Path]:
+async def _make_pool_secret(kubeconfig: Path, name: str) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        *[sys.executable, "-m", "meshtool", "make-ca-pool-secret"],
+        *["--kubeconfig", str(kubeconfig), "--namespace", NAMESPACE, "--name", name],
+        *["--ca-id", "1"],
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        _, stderr = await asyncio.wait_for(proc.communicate(), POOL_SECRET_TIMEOUT)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise
+    if proc.returncode != 0:
+        raise RuntimeError(f"make-ca-pool-secret {name}: {stderr.decode().strip()}")
+
+
+async def export_pools(kubectl: Kubectl, folder: Path) -> dict[str, Path]:
     """Secret name -> local folder holding its `pool` key, like a Secret volume."""
     out = {}
     for name in POOLS:
-        data = kubectl("get", "secret", name, "-n", NAMESPACE, "-o", "jsonpath={.data.pool}")
+        jsonpath = "jsonpath={.data.pool}"
+        data = await kubectl_out(kubectl, "get", "secret", name, "-n", NAMESPACE, "-o", jsonpath)
         target = folder / name
         target.mkdir(parents=True, exist_ok=True)
         (target / "pool").write_bytes(base64.b64decode(data))

@@ -12,7 +12,7 @@ Everything here is pure: it reads YAML and returns plans.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -95,18 +95,6 @@ def service_ports(docs: Iterable[JSON]) -> list[ServicePort]:
                 )
             )
     return ports
-
-
-@dataclass(slots=True)
-class Process:
-    """A container turned into a local command line."""
-
-    workload: Workload
-    container: str
-    args: list[str]
-    listen_port: int | None = None
-    role: str = "client"
-    connects_to: list[str] = field(default_factory=list)
 
 
 def mount_map(workload: Workload, container: JSON, volume_dir: Path) -> dict[str, Path]:

@@ -27,6 +27,7 @@ from meshtool.kube.client import KubeClient
 from meshtool.localdemo import cluster, manifests, scenarios, tls
 from meshtool.testing.controllerproc import ControllerProcess
 from meshtool.testing.controlplane import ControlPlane
+from meshtool.testing.kubectl import Kubectl
 from meshtool.testing.kubelet import KubeletSimulator
 
 NODE = "demo-node"
@@ -59,18 +60,18 @@ class Demo:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
     async def _with_cluster(self, cp: ControlPlane) -> bool:
-        kubectl = cluster.Kubectl(cp)
+        kubectl = Kubectl.of(cp)
         say("kubectl apply -f controller-manifests/")
-        print(kubectl("apply", "-f", str(self.repo / "controller-manifests")), end="")
+        await _show(kubectl, "apply", "-f", str(self.repo / "controller-manifests"))
         say("meshtool make-ca-pool-secret (service-dns, spiffe, pod-identity)")
-        cluster.make_pool_secrets(cp)
-        pools = cluster.export_pools(kubectl, self.workdir / "secrets")
+        await cluster.make_pool_secrets(cp)
+        pools = await cluster.export_pools(kubectl, self.workdir / "secrets")
         self.controllers = cluster.start_controllers(self.repo, cp, pools, self.workdir)
         for proc in self.controllers:
             await proc.wait_ready(timeout=60)
         say(f"controller running: {len(self.controllers)} replicas, sharded over Leases")
         say("kubectl apply -f example-manifests/")
-        print(kubectl("apply", "-f", str(self.repo / "example-manifests")), end="")
+        await _show(kubectl, "apply", "-f", str(self.repo / "example-manifests"))
         async with cp.client() as admin:
             node_config = cp.user(f"system:node:{NODE}", ["system:nodes"])
             async with cp.client(node_config) as node_client:
@@ -81,8 +82,8 @@ class Demo:
                     ok = await self._scenarios(admin, sim)
                     ok = await self._refresh(sim) and ok
                     say("kubectl get podcertificaterequests -A / clustertrustbundles")
-                    print(kubectl("get", "podcertificaterequests", "-A"), end="")
-                    print(kubectl("get", "clustertrustbundles", "--show-labels"), end="")
+                    await _show(kubectl, "get", "podcertificaterequests", "-A")
+                    await _show(kubectl, "get", "clustertrustbundles", "--show-labels")
                     if self.keep_running:
                         await self._linger(cp)
         return ok
@@ -115,26 +116,26 @@ class Demo:
             self._report(result)
         return all(r.passed for r in results)
 
-    def _report(self, outcome: scenarios.Outcome) -> None:
-        mark = "PASS" if outcome.passed else "FAIL"
-        print(f"\n[{mark}] {outcome.namespace}")
-        print(f"    server certificate: {outcome.server_identity}")
-        echoed = ", ".join(outcome.echoed) or "(none: the client sent no certificate)"
+    def _report(self, report: scenarios.ScenarioReport) -> None:
+        mark = "PASS" if report.passed else "FAIL"
+        print(f"\n[{mark}] {report.namespace}")
+        print(f"    server certificate: {report.server_identity}")
+        echoed = ", ".join(report.echoed) or "(none: the client sent no certificate)"
         print(f"    identity echoed:    {echoed}")
-        for check, ok in outcome.checks:
+        for check, ok in report.checks:
             print(f"    {'ok  ' if ok else 'FAIL'} {check}")
 
     async def _refresh(self, sim: KubeletSimulator) -> bool:
         server = self.servers[0]
         w = server.workload
         host = f"{w.namespace}.svc"
-        before = tls.presented_certificate(server.port, host)
+        before = await tls.presented_certificate(server.port, host)
         say(
             f"refreshing {w.namespace}/{w.pod_name}'s certificate (serial {before.serial_number:x})"
         )
         await sim.refresh_now(w.namespace, w.pod_name, timeout=60)
         for _ in range(50):
-            after = tls.presented_certificate(server.port, host)
+            after = await tls.presented_certificate(server.port, host)
             if after.serial_number != before.serial_number:
                 break
             await asyncio.sleep(0.2)
@@ -153,8 +154,8 @@ class Demo:
         workloads, services, pod_dir = self.rerun
         servers = [s for s in self.servers if s.workload.namespace == namespace]
         clients = [w for w in workloads if w.namespace == namespace and not _is_server(w)]
-        outcome = await scenarios.check_namespace(namespace, servers, clients, services, pod_dir)
-        return outcome.passed
+        report = await scenarios.check_namespace(namespace, servers, clients, services, pod_dir)
+        return report.passed
 
     async def _linger(self, cp: ControlPlane) -> None:
         print(f"\nThe local cluster keeps running. kubeconfig: {cp.kubeconfig}")
@@ -169,6 +170,10 @@ class Demo:
             server.child.stop()
         for proc in self.controllers:
             proc.stop()
+
+
+async def _show(kubectl: Kubectl, *args: str) -> None:
+    print(await cluster.kubectl_out(kubectl, *args), end="")
 
 
 def _is_server(w: manifests.Workload) -> bool:

@@ -30,7 +30,9 @@ class Server:
 
 
 @dataclass(slots=True)
-class Outcome:
+class ScenarioReport:
+    """What one example namespace did: the checks that passed or failed, for the report."""
+
     namespace: str
     server_identity: str = ""
     echoed: list[str] = field(default_factory=list)
@@ -122,17 +124,17 @@ async def check_namespace(
     clients: list[manifests.Workload],
     services: list[manifests.ServicePort],
     pod_dir_of: Callable[[manifests.Workload], Path],
-) -> Outcome:
-    outcome = Outcome(namespace)
+) -> ScenarioReport:
+    report = ScenarioReport(namespace)
     for server in servers:
         await tls.wait_listening(server.port)
-        outcome.server_identity = tls.describe(tls.leaf_of(server.creds))
+        report.server_identity = tls.describe(tls.leaf_of(server.creds))
     for client in clients:
         extra = connect_to(
             local_args(client, client.containers[0], pod_dir_of(client)), services, servers
         )
         code, output = await run_client(client, pod_dir_of(client), extra)
-        outcome.checks.append(
+        report.checks.append(
             (f"{client.deployment}: {CLIENT_REQUESTS} requests succeeded", code == 0)
         )
         echoed = [
@@ -140,10 +142,10 @@ async def check_namespace(
             for line in output.splitlines()
             if "Client Identity:" in line
         ]
-        outcome.echoed += sorted(set(echoed))
+        report.echoed += sorted(set(echoed))
         want = expected_client_id(client)
         if want is not None:
-            outcome.checks.append((f"server echoed {want}", want in echoed))
+            report.checks.append((f"server echoed {want}", want in echoed))
         if code != 0:
-            outcome.checks.append(("client output:\n" + output[-1500:], False))
-    return outcome
+            report.checks.append(("client output:\n" + output[-1500:], False))
+    return report

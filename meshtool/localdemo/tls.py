@@ -1,4 +1,8 @@
-"""Looking at a running demo server from outside: which certificate does it present now?"""
+"""Looking at a running demo server from outside: which certificate does it present now?
+
+The handshake itself is blocking `ssl` code, so `presented_certificate` runs it in a worker
+thread: the demo's event loop also drives the kubelet simulator and must never stall.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +16,13 @@ from cryptography import x509
 from meshtool.pki import pem
 
 
-def presented_certificate(port: int, server_name: str) -> x509.Certificate:
+async def presented_certificate(port: int, server_name: str) -> x509.Certificate:
     """The leaf the server on 127.0.0.1:`port` presents for SNI `server_name` (unverified:
     this only identifies which credential is live; the clients do the verifying)."""
+    return await asyncio.to_thread(_handshake, port, server_name)
+
+
+def _handshake(port: int, server_name: str) -> x509.Certificate:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE

@@ -14,51 +14,54 @@ else the root); and `cas[0]`, the signing CA, unexpired. Other CAs only contribu
 during rotation; an expired one is kept (a verifier rejects chains through it anyway) so that a
 pool round-trips unchanged; removing it is the operator's last rotation step.
 
-A `CA` derives what issuance needs (issuer name, AuthorityKeyIdentifier, signature hash, the
-intermediates' PEM) once at construction, so issuing a leaf re-encodes nothing. No I/O here.
+The values (`CA`, `CAPool`, `CAPoolError`) and fresh-CA generation live in `meshtool.pki.ca`
+and are re-exported here, so `capool.CA`, `capool.new_pool` and so on keep working; this
+module is the Go-compatible JSON codec and its validation. No I/O here.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import datetime as dt
 import json
-from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-from cryptography.x509.oid import NameOID
 
 from meshtool.clock import Clock
 from meshtool.pki import pem
+from meshtool.pki.ca import (
+    CA,
+    CURVE_HASHES,
+    KEY_TYPES,
+    CAPool,
+    CAPoolError,
+    HashAlgorithm,
+    SigningKey,
+    generate_ca,
+    label,
+    new_pool,
+)
+
+__all__ = [
+    "CA",
+    "KEY_TYPES",
+    "SECRET_KEY",
+    "CAPool",
+    "CAPoolError",
+    "HashAlgorithm",
+    "SigningKey",
+    "dump",
+    "generate_ca",
+    "load",
+    "new_pool",
+]
 
 SECRET_KEY = "pool"
-KEY_TYPES = ("ed25519", "ecdsa-p256")
 
-SigningKey = ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
-HashAlgorithm = hashes.SHA256 | hashes.SHA384 | hashes.SHA512 | None
-
-_CURVE_HASHES: dict[str, type[hashes.SHA256 | hashes.SHA384 | hashes.SHA512]] = {
-    "secp256r1": hashes.SHA256,
-    "secp384r1": hashes.SHA384,
-    "secp521r1": hashes.SHA512,
-}
-_CA_BACKDATE = dt.timedelta(minutes=5)
-_CA_KEY_USAGE = x509.KeyUsage(
-    digital_signature=False,
-    content_commitment=False,
-    key_encipherment=False,
-    data_encipherment=False,
-    key_agreement=False,
-    key_cert_sign=True,
-    crl_sign=True,
-    encipher_only=False,
-    decipher_only=False,
-)
 # What Go's encoding/json escapes beyond what Python's json.dumps(ensure_ascii=False) does.
 _GO_ESCAPES = {
     "<": "\\u003c",
@@ -69,76 +72,6 @@ _GO_ESCAPES = {
 }
 
 
-class CAPoolError(ValueError):
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class CA:
-    id: str
-    signing_key: SigningKey
-    root: x509.Certificate
-    intermediates: tuple[x509.Certificate, ...] = ()
-
-    # Derived once in __post_init__ for the issuance hot path.
-    issuer_name: x509.Name = field(init=False, repr=False, compare=False)
-    authority_key_identifier: x509.AuthorityKeyIdentifier = field(
-        init=False, repr=False, compare=False
-    )
-    hash_algorithm: HashAlgorithm = field(init=False, repr=False, compare=False)
-    intermediates_pem: str = field(init=False, repr=False, compare=False)
-    _not_after: dt.datetime = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        issuer = self.issuer_cert
-        derived = {
-            "issuer_name": issuer.subject,
-            "authority_key_identifier": _authority_key_identifier(self),
-            "hash_algorithm": _hash_for(self.signing_key, self.id),
-            "intermediates_pem": "".join(
-                cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
-                for cert in self.intermediates
-            ),
-            "_not_after": min(c.not_valid_after_utc for c in (self.root, *self.intermediates)),
-        }
-        for name, value in derived.items():
-            object.__setattr__(self, name, value)
-
-    @property
-    def issuer_cert(self) -> x509.Certificate:
-        """The certificate whose key signs leaves: the first intermediate, else the root."""
-        return self.intermediates[0] if self.intermediates else self.root
-
-    @property
-    def not_after(self) -> dt.datetime:
-        """When the first certificate of the CA's chain expires (aware UTC)."""
-        return self._not_after
-
-
-@dataclass(frozen=True, slots=True)
-class CAPool:
-    cas: tuple[CA, ...]
-    """Non-empty, ids unique; `cas[0]` signs."""
-
-    def __post_init__(self) -> None:
-        if not self.cas:
-            raise CAPoolError("pool: CAs: the pool is empty")
-        seen: set[str] = set()
-        for ca in self.cas:
-            if ca.id in seen:
-                raise CAPoolError(f"{_where(ca.id)}: ID: duplicate CA id")
-            seen.add(ca.id)
-
-    @property
-    def signing_ca(self) -> CA:
-        return self.cas[0]
-
-    def trust_anchors(self) -> tuple[x509.Certificate, ...]:
-        """The roots of all CAs, de-duplicated by DER, in pool order."""
-        by_der = {ca.root.public_bytes(serialization.Encoding.DER): ca.root for ca in self.cas}
-        return tuple(by_der.values())
-
-
 def load(data: bytes | str, *, clock: Clock) -> CAPool:
     """Parse and validate pool JSON; raises `CAPoolError` naming the CA id and field."""
     entries = _entries(_json(data))
@@ -146,7 +79,7 @@ def load(data: bytes | str, *, clock: Clock) -> CAPool:
     signing = pool.signing_ca
     if signing.not_after <= clock.now():
         raise CAPoolError(
-            f"{_where(signing.id)}: {_expiring_field(signing)}: the signing CA expired at "
+            f"{label(signing.id)}: {_expiring_field(signing)}: the signing CA expired at "
             f"{signing.not_after.isoformat()}"
         )
     return pool
@@ -159,40 +92,6 @@ def dump(pool: CAPool) -> bytes:
     for char, escaped in _GO_ESCAPES.items():
         text = text.replace(char, escaped)
     return text.encode("utf-8")
-
-
-def generate_ca(
-    *,
-    ca_id: str,
-    name: str,
-    key_type: str = "ed25519",
-    clock: Clock,
-    validity: dt.timedelta = dt.timedelta(days=365),
-) -> CA:
-    """A fresh self-signed root CA whose subject CN is "<name> CA <ca_id>"."""
-    if not ca_id:
-        raise ValueError("CA id must not be empty")
-    key = _generate_key(key_type)
-    now = clock.now().astimezone(dt.UTC).replace(microsecond=0)
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, _common_name(name, ca_id))])
-    root = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - _CA_BACKDATE)
-        .not_valid_after(now + dt.timedelta(seconds=validity // dt.timedelta(seconds=1)))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(_CA_KEY_USAGE, critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .sign(key, _hash_for(key, ca_id))
-    )
-    return CA(id=ca_id, signing_key=key, root=root)
-
-
-def new_pool(*, ca_id: str, name: str, key_type: str = "ed25519", clock: Clock) -> CAPool:
-    return CAPool((generate_ca(ca_id=ca_id, name=name, key_type=key_type, clock=clock),))
 
 
 # --- loading ---------------------------------------------------------------------------------
@@ -229,7 +128,7 @@ def _load_ca(entry: Any, index: int) -> CA:
         raise CAPoolError(f"CAs[{index}]: ID: expected a non-empty string")
     if not ca_id.isprintable():
         raise CAPoolError(f"CAs[{index}]: ID: not printable text")
-    where = _where(ca_id)
+    where = label(ca_id)
     key = _signing_key(_bytes(entry, "SigningKeyPKCS8", where), where)
     root = _ca_cert(_bytes(entry, "RootCertificateDER", where), f"{where}: RootCertificateDER")
     intermediates = _intermediates(entry.get("IntermediateCertificatesDER"), where)
@@ -258,7 +157,7 @@ def _signing_key(der: bytes, where: str) -> SigningKey:
     except (ValueError, TypeError, UnsupportedAlgorithm):
         # Never chain or echo the cause: it may describe key bytes.
         raise CAPoolError(f"{where}: SigningKeyPKCS8: not a PKCS#8 private key") from None
-    if isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.name not in _CURVE_HASHES:
+    if isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.name not in CURVE_HASHES:
         raise CAPoolError(f"{where}: SigningKeyPKCS8: unsupported curve {key.curve.name}")
     if not isinstance(
         key, ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
@@ -332,7 +231,7 @@ def _expiring_field(ca: CA) -> str:
     return "RootCertificateDER"
 
 
-# --- building --------------------------------------------------------------------------------
+# --- dumping ---------------------------------------------------------------------------------
 
 
 def _dump_ca(ca: CA) -> dict[str, Any]:
@@ -353,44 +252,3 @@ def _dump_ca(ca: CA) -> dict[str, Any]:
 
 def _b64encode(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
-
-
-def _generate_key(key_type: str) -> SigningKey:
-    if key_type == "ed25519":
-        return ed25519.Ed25519PrivateKey.generate()
-    if key_type == "ecdsa-p256":
-        return ec.generate_private_key(ec.SECP256R1())
-    raise ValueError(f"unsupported CA key type {key_type!r}; use one of {', '.join(KEY_TYPES)}")
-
-
-def _hash_for(key: SigningKey, ca_id: str) -> HashAlgorithm:
-    """The signature hash for a CA key: none for Ed25519, by curve size for ECDSA."""
-    if isinstance(key, ed25519.Ed25519PrivateKey):
-        return None
-    if isinstance(key, rsa.RSAPrivateKey):
-        return hashes.SHA256()
-    if isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.name in _CURVE_HASHES:
-        return _CURVE_HASHES[key.curve.name]()
-    raise CAPoolError(f"{_where(ca_id)}: SigningKeyPKCS8: unsupported key type")
-
-
-def _common_name(name: str, ca_id: str) -> str:
-    # X.520 caps a CN at 64 characters; the signer name is the part we shorten.
-    suffix = f"CA {ca_id}"
-    room = 64 - len(suffix) - 1
-    if not name or room <= 0:
-        return suffix[:64]
-    return f"{name[:room]} {suffix}"
-
-
-def _authority_key_identifier(ca: CA) -> x509.AuthorityKeyIdentifier:
-    """The issuer's SKI if it has one, else derived from its key (which is the signing key)."""
-    try:
-        ext = ca.issuer_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier)
-    except x509.ExtensionNotFound:
-        return x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.signing_key.public_key())
-    return x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ext.value)
-
-
-def _where(ca_id: str) -> str:
-    return f'CA "{ca_id}"'

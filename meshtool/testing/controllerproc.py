@@ -60,7 +60,8 @@ class ControllerProcess:
             if code == 200:
                 return
             await asyncio.sleep(0.2)
-        raise TimeoutError(f"{self.name} not ready after {timeout}s: {self.get('/readyz')[1]}")
+        _, detail = await asyncio.to_thread(self.get, "/readyz")
+        raise TimeoutError(f"{self.name} not ready after {timeout}s: {detail}")
 
     def metrics(self) -> dict[str, float]:
         """Every sample of /metrics, keyed by `name{labels}` as exposed."""

@@ -20,6 +20,10 @@ The PCR API version is the constructor's `pcr_version`, else the newest served (
 v1alpha1). The key form follows the server release (`pcrforms.default_form`), unless `key_form`
 overrides it. Decisions about time use the injected clock; waiting uses asyncio, waking at
 least every `tick` seconds so a fake clock that jumps is noticed. No state survives `stop()`.
+
+This module is the wiring and the test-facing queries. The requests it makes as the node
+(discovery, informers, PCR bodies, events) are `nodeapi`'s; each source's request/refresh state
+machine is `podcerts.Projection`; writing volumes is `simstate.PodRecord.render`.
 """
 
 from __future__ import annotations
@@ -38,9 +42,9 @@ from meshtool.clock import Clock
 from meshtool.kube import errors, resources
 from meshtool.kube.client import KubeClient
 from meshtool.runtime.informer import Informer
-from meshtool.testing import nodeapi, pcrforms, volumes
+from meshtool.testing import nodeapi, pcrforms
 from meshtool.testing.pcrforms import KeyForm
-from meshtool.testing.podcerts import Condition, Phase, Projection, ProjectionFailed, SourceStatus
+from meshtool.testing.podcerts import Condition, Projection, ProjectionFailed, SourceStatus
 from meshtool.testing.simstate import Counters, PodRecord, relevant_volumes
 
 __all__ = ["Counters", "KeyForm", "KubeletSimulator", "ProjectionFailed", "SourceStatus"]
@@ -91,7 +95,10 @@ class KubeletSimulator:
     async def start(self) -> None:
         await nodeapi.register_node(self.client, self.node_name)
         await self._choose_versions()
-        self._informers = self._make_informers()
+        assert self.pcr_version is not None
+        self._informers = nodeapi.informers(
+            self.client, self.node_name, self.pcr_version, self.ctb_version
+        )
         self._informers["pods"].on_change(self._pod_changed)
         self._informers["pcrs"].on_change(lambda *_: self._poke())
         self._informers["node"].on_change(lambda *_: self._poke())
@@ -115,40 +122,8 @@ class KubeletSimulator:
         self._pods.clear()
 
     async def _choose_versions(self) -> None:
-        pcr_served = await nodeapi.served_versions(self.client, "podcertificaterequests")
-        ctb_served = await nodeapi.served_versions(self.client, "clustertrustbundles")
-        self.ctb_version = ctb_served[0] if ctb_served else None
-        if self.pcr_version is None:
-            if not pcr_served:
-                raise RuntimeError("the server serves no PodCertificateRequest version")
-            self.pcr_version = pcr_served[0]
-        if self.key_form is None:
-            minor = await nodeapi.server_minor(self.client)
-            self.key_form = pcrforms.default_form(self.pcr_version, minor)
-        pcrforms.check_form(self.key_form, self.pcr_version)
-
-    def _make_informers(self) -> dict[str, Informer[JSON]]:
-        assert self.pcr_version is not None
-        on_node = f"spec.nodeName={self.node_name}"
-        made = {
-            "pods": Informer(self.client, resources.PODS, transform=_keep, field_selector=on_node),
-            "node": Informer(
-                self.client,
-                resources.NODES,
-                transform=_keep,
-                field_selector=f"metadata.name={self.node_name}",
-            ),
-            "pcrs": Informer(
-                self.client,
-                resources.pod_certificate_requests(self.pcr_version),
-                transform=_keep,
-                field_selector=on_node,
-            ),
-        }
-        if self.ctb_version is not None:
-            ctbs = resources.cluster_trust_bundles(self.ctb_version)
-            made["ctbs"] = Informer(self.client, ctbs, transform=_keep)
-        return made
+        versions = await nodeapi.choose_versions(self.client, self.pcr_version, self.key_form)
+        self.pcr_version, self.ctb_version, self.key_form = versions
 
     def _spawn(self, coro: Any, name: str, into: list[asyncio.Task[None]] | None = None) -> None:
         task = asyncio.get_running_loop().create_task(coro, name=f"kubelet-{name}")
@@ -195,18 +170,8 @@ class KubeletSimulator:
 
     def _render(self, rec: PodRecord) -> None:
         bundles = self._informers["ctbs"].values() if "ctbs" in self._informers else []
-        for volume in relevant_volumes(rec.pod):
-            try:
-                payload = rec.payload(volume, bundles)
-            except ValueError as exc:
-                rec.errors[volume.name] = str(exc)
-                continue
-            if payload is None:
-                continue
-            target = self._pod_dir(rec.key) / volume.name
-            if volumes.write_atomic(target, payload, now=self.clock.now(), mode=volume.mode):
-                self.counters.volume_writes += 1
-            rec.written.add(volume.name)
+        now = self.clock.now()
+        self.counters.volume_writes += rec.render(self._pod_dir(rec.key), bundles, now=now)
 
     def _pod_dir(self, key: str) -> Path:
         namespace, name = key.split("/", 1)
@@ -221,21 +186,18 @@ class KubeletSimulator:
         self, pod: JSON, source: Mapping[str, Any], key: pcrforms.PrivateKey
     ) -> JSON:
         assert self.pcr_version is not None and self.key_form is not None
-        namespace = pod["metadata"]["namespace"]
-        sa_name = pod["spec"].get("serviceAccountName") or "default"
-        sa = await self.client.get(resources.SERVICE_ACCOUNTS, sa_name, namespace=namespace)
         node = self._informers["node"].get(self.node_name)
-        if node is None:
-            raise errors.NotFound(404, {"message": f"node {self.node_name} not in cache"})
-        body = pcrforms.pcr_body(
-            self.key_form,
-            pcrforms.target_for(pod, sa, node),
+        body = await nodeapi.pcr_body(
+            self.client,
+            pod,
+            source,
+            key,
+            node=node,
+            node_name=self.node_name,
             version=self.pcr_version,
-            signer_name=source["signerName"],
-            key=key,
-            max_expiration_seconds=source.get("maxExpirationSeconds"),
-            user_annotations=source.get("userAnnotations"),
+            form=self.key_form,
         )
+        namespace = pod["metadata"]["namespace"]
         resource = resources.pod_certificate_requests(self.pcr_version)
         try:
             created = await self.client.create(resource, body, namespace=namespace)
@@ -304,7 +266,7 @@ class KubeletSimulator:
             raise LookupError(f"{key} has no tracked podCertificate sources")
         before = {id(p): p.issued_count for p in rec.projections}
         for projection in rec.projections:
-            self._raise_if_refused(key, projection)
+            projection.raise_if_refused()
             projection.request_refresh()
         done = lambda: all(p.issued_count > before[id(p)] for p in rec.projections)  # noqa: E731
         await self._wait_for(done, timeout, key)
@@ -314,13 +276,8 @@ class KubeletSimulator:
         if rec is None:
             return False
         for projection in rec.projections:
-            self._raise_if_refused(key, projection)
+            projection.raise_if_refused()
         return rec.ready()
-
-    def _raise_if_refused(self, key: str, projection: Projection) -> None:
-        if projection.phase in (Phase.DENIED, Phase.FAILED):
-            namespace, name = key.split("/", 1)
-            raise ProjectionFailed(namespace, name, projection.status())
 
     async def _wait_for(self, predicate: Callable[[], bool], timeout: float, key: str) -> None:
         try:
@@ -331,10 +288,6 @@ class KubeletSimulator:
             raise TimeoutError(
                 f"{key}: not done after {timeout}s: {self.state(*key.split('/', 1))}"
             ) from exc
-
-
-def _keep(obj: JSON) -> JSON:
-    return obj
 
 
 def _pod_key(pod: JSON) -> str:

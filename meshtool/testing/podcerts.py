@@ -30,6 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from meshtool.api import request, wire
 from meshtool.api.types import KeyType
 from meshtool.clock import Clock
 from meshtool.kube import errors
@@ -37,7 +38,6 @@ from meshtool.testing import pcrforms, volumes
 
 JSON = dict[str, Any]
 ABANDON_AFTER = dt.timedelta(minutes=10)
-_TERMINAL = ("Issued", "Denied", "Failed")
 _BACKOFF_START, _BACKOFF_CAP = 0.2, 10.0
 
 
@@ -111,14 +111,16 @@ class _Issued:
 
 
 def terminal_condition(pcr: Mapping[str, Any]) -> Condition | None:
-    for cond in (pcr.get("status") or {}).get("conditions") or []:
-        if cond.get("type") in _TERMINAL and cond.get("status") == "True":
-            return Condition(cond["type"], cond.get("reason", ""), cond.get("message", ""))
-    return None
-
-
-def parse_time(value: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(value)
+    """The PCR's terminal condition, as `meshtool.api.request.terminal_condition` decides it,
+    with that condition's reason and message."""
+    conditions: list[JSON] = (pcr.get("status") or {}).get("conditions") or []
+    terminal = request.terminal_condition(conditions)
+    if terminal is None:
+        return None
+    cond = next(
+        c for c in conditions if c.get("type") == terminal.value and c.get("status") == "True"
+    )
+    return Condition(terminal.value, cond.get("reason", ""), cond.get("message", ""))
 
 
 class Projection:
@@ -144,6 +146,11 @@ class Projection:
 
     def request_refresh(self) -> None:
         self._refresh_now.set()
+
+    def raise_if_refused(self) -> None:
+        """Raise `ProjectionFailed` once this source has ended Denied or Failed."""
+        if self.phase in (Phase.DENIED, Phase.FAILED):
+            raise ProjectionFailed(self.namespace, self.pod["metadata"]["name"], self.status())
 
     def status(self) -> SourceStatus:
         times = self._times
@@ -192,7 +199,7 @@ class Projection:
     async def _await_terminal(self, created: JSON) -> tuple[Condition, JSON] | None:
         """The terminal condition and object; None when the PCR seems deleted (recreate)."""
         meta = created["metadata"]
-        abandon_at = parse_time(meta["creationTimestamp"]) + ABANDON_AFTER + self.host.jitter()
+        abandon_at = wire.parse_time(meta["creationTimestamp"]) + ABANDON_AFTER + self.host.jitter()
         while True:
             pcr = self.host.cached_pcr(self.namespace, meta["name"])
             if pcr is not None and (condition := terminal_condition(pcr)) is not None:
@@ -211,8 +218,8 @@ class Projection:
         status = pcr["status"]
         self._times = _Issued(
             chain=volumes.clean_chain(status["certificateChain"].encode()),
-            not_after=parse_time(status["notAfter"]),
-            begin_refresh_at=parse_time(status["beginRefreshAt"]),
+            not_after=wire.parse_time(status["notAfter"]),
+            begin_refresh_at=wire.parse_time(status["beginRefreshAt"]),
         )
         self._refresh_at = self._times.begin_refresh_at + self.host.jitter()
         self.key_pem, self.chain = pcrforms.private_key_pem(key), self._times.chain

@@ -1,4 +1,8 @@
-"""pytest plugin (entry point `meshtool`): real control planes per Kubernetes version.
+"""pytest plugin: real control planes per Kubernetes version.
+
+Not registered as an entry point: a test suite loads it explicitly, with
+`pytest_plugins = ["meshtool.testing.pytest_plugin"]` in its root conftest.py (as ours does).
+This is the only module of `meshtool.testing` that imports pytest or pytest-asyncio.
 
 Fixtures:
 - `k8s_version`: the Kubernetes minor under test. Tests marked `all_versions` run once per
@@ -7,7 +11,7 @@ Fixtures:
 - `kube`: an admin `KubeClient`, closed after the test;
 - `namespace`: a fresh namespace per test (deleted afterwards but never waited on: without a
   namespace controller it stays Terminating);
-- `kubectl`: runs the real kubectl against the control plane.
+- `kubectl`: runs the real kubectl against the control plane (`meshtool.testing.kubectl`).
 
 When the binaries cannot be had because Go is missing, the tests skip, except with `CI=true`,
 where every failure to build or start is an error. At session end all control planes stop
@@ -21,9 +25,7 @@ import concurrent.futures
 import contextlib
 import os
 import secrets
-import subprocess
 from collections.abc import AsyncIterator, Coroutine, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +37,7 @@ from meshtool.kube.client import KubeClient
 from meshtool.testing import processes
 from meshtool.testing.binaries import BinariesUnavailable
 from meshtool.testing.controlplane import ControlPlane
+from meshtool.testing.kubectl import Kubectl
 
 ENV_VERSIONS = "MESHTOOL_K8S_VERSIONS"
 DEFAULT_VERSIONS = "1.37,1.35"
@@ -158,38 +161,6 @@ async def namespace(kube: KubeClient) -> AsyncIterator[str]:
         await kube.delete(resources.NAMESPACES, name)
 
 
-class KubectlError(AssertionError):
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class Kubectl:
-    binary: Path
-    kubeconfig: Path
-
-    def __call__(
-        self,
-        *args: str,
-        check: bool = True,
-        input: str | None = None,
-        kubeconfig: Path | None = None,
-        timeout: float = 60.0,
-    ) -> subprocess.CompletedProcess[str]:
-        """Run kubectl; raises `KubectlError` with its stderr on failure unless check=False."""
-        config = kubeconfig or self.kubeconfig
-        command = [str(self.binary), f"--kubeconfig={config}", *args]
-        proc = subprocess.run(command, input=input, capture_output=True, text=True, timeout=timeout)
-        if check and proc.returncode != 0:
-            raise KubectlError(
-                f"kubectl {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}"
-            )
-        return proc
-
-    async def run(self, *args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
-        """Like calling it, without blocking the event loop."""
-        return await asyncio.to_thread(self, *args, **kwargs)
-
-
 @pytest.fixture
 def kubectl(control_plane: ControlPlane) -> Kubectl:
-    return Kubectl(control_plane.kubectl_path, control_plane.kubeconfig)
+    return Kubectl.of(control_plane)

@@ -1,20 +1,26 @@
-"""The kubelet simulator's bookkeeping: tracked pods, their volumes and counters.
+"""The kubelet simulator's bookkeeping: tracked pods, their volumes and counters, and writing
+those volumes (volume projection) once their sources can contribute.
 
 A pod is tracked when it has at least one `projected` volume with a `podCertificate` or
 `clusterTrustBundle` source; those volumes are the only ones the simulator writes. A volume's
 payload exists only when every such source in it can contribute (each podCertificate source has
 been issued at least once, each clusterTrustBundle source selects something or is optional),
 because the kubelet writes a projected volume whole or not at all. A pod is ready when each of
-its volumes has been written once.
+its volumes has been written once. `PodRecord.render` writes each complete volume with one
+AtomicWriter swap (`volumes.write_atomic`) and records, instead of raising, a volume whose
+payload cannot be built (e.g. an unreadable trust bundle). Creating requests and refreshing
+credentials are `podcerts.Projection`'s job, not this module's.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from meshtool.testing import trustbundles
+from meshtool.testing import trustbundles, volumes
 from meshtool.testing.podcerts import Projection
 
 JSON = dict[str, Any]
@@ -75,6 +81,22 @@ class PodRecord:
 
     def ready(self) -> bool:
         return all(v.name in self.written for v in relevant_volumes(self.pod))
+
+    def render(self, pod_dir: Path, bundles: Iterable[JSON], *, now: dt.datetime) -> int:
+        """Write every volume whose payload is complete; returns how many changed on disk."""
+        bundles, writes = list(bundles), 0
+        for volume in relevant_volumes(self.pod):
+            try:
+                payload = self.payload(volume, bundles)
+            except ValueError as exc:
+                self.errors[volume.name] = str(exc)
+                continue
+            if payload is None:
+                continue
+            if volumes.write_atomic(pod_dir / volume.name, payload, now=now, mode=volume.mode):
+                writes += 1
+            self.written.add(volume.name)
+        return writes
 
     def payload(self, volume: Volume, bundles: Iterable[JSON]) -> dict[str, bytes] | None:
         """Everything `volume` shows, or None while a source cannot contribute yet."""

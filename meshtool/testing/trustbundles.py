@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from meshtool.pki import pem
 from meshtool.testing import volumes
 
 JSON = Mapping[str, Any]
@@ -69,8 +70,8 @@ def merged(bundles: Iterable[JSON]) -> bytes:
     seen: dict[bytes, None] = {}
     for bundle in bundles:
         text = str(bundle.get("spec", {}).get("trustBundle", "")).encode()
-        for der in volumes.pem_ders(text):
-            seen.setdefault(der, None)
+        for block in pem.blocks(text):
+            seen.setdefault(block.der, None)
     return b"".join(volumes.certificate_pem(der) for der in seen)
 
 

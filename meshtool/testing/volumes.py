@@ -14,7 +14,9 @@ Separate key and chain files can still be read across a swap (two opens), which 
 credential bundle file is the recommended form. Writing an identical payload changes nothing.
 
 Also here: turning issued credentials into files, and PEM cleaning (every block re-encoded as a
-header-free CERTIFICATE block, inter-block text dropped), as the kubelet does.
+header-free CERTIFICATE block, inter-block text dropped), as the kubelet does. Reading PEM is
+`meshtool.pki.pem`'s job (its `blocks` drops headers and inter-block text); this module only
+re-encodes what it returns.
 """
 
 from __future__ import annotations
@@ -22,29 +24,16 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import os
-import re
 import shutil
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from meshtool.pki import pem
+
 DATA_DIR = "..data"
 _DATA_TMP = "..data_tmp"
-_PEM_BLOCK = re.compile(rb"-----BEGIN ([^-\r\n]+)-----\r?\n(.*?)-----END \1-----", re.DOTALL)
-
-
-def pem_ders(text: bytes) -> list[bytes]:
-    """The DER bytes of every PEM block in `text`, in order; headers and stray text dropped."""
-    return [_block_der(body) for _, body in _PEM_BLOCK.findall(text)]
-
-
-def _block_der(body: bytes) -> bytes:
-    lines = body.splitlines()
-    if any(b":" in line for line in lines):
-        # RFC 1421 headers end at the first empty line.
-        lines = lines[lines.index(b"") + 1 :] if b"" in lines else []
-    return base64.b64decode(b"".join(line.strip() for line in lines), validate=True)
 
 
 def certificate_pem(der: bytes) -> bytes:
@@ -56,7 +45,7 @@ def certificate_pem(der: bytes) -> bytes:
 
 def clean_chain(chain: bytes) -> bytes:
     """The kubelet's `cleanCertificateChain`: every block re-encoded as a CERTIFICATE block."""
-    return b"".join(certificate_pem(der) for der in pem_ders(chain))
+    return b"".join(certificate_pem(block.der) for block in pem.blocks(chain))
 
 
 def credential_files(source: Mapping[str, Any], key_pem: bytes, chain: bytes) -> dict[str, bytes]:

@@ -28,7 +28,8 @@ from meshtool.clock import SystemClock
 from meshtool.kube import errors, resources
 from meshtool.kube.client import KubeClient
 from meshtool.kube.resources import Resource
-from meshtool.testing import nodeapi, pcrforms, volumes
+from meshtool.pki import pem
+from meshtool.testing import nodeapi, pcrforms
 from meshtool.testing.controlplane import ControlPlane
 from meshtool.testing.kubelet import KubeletSimulator, ProjectionFailed
 from meshtool.testing.pcrforms import KeyForm
@@ -224,7 +225,7 @@ def check_bundle(path: Path) -> tuple[bytes, x509.Certificate]:
     content = path.read_bytes()
     assert content.startswith(b"-----BEGIN PRIVATE KEY-----\n")
     key = serialization.load_pem_private_key(content, password=None)
-    ders = volumes.pem_ders(content)
+    ders = [block.der for block in pem.blocks(content)]
     leaf = x509.load_der_x509_certificate(ders[1])
     assert leaf.public_key() == key.public_key()
     return content, leaf
@@ -412,7 +413,7 @@ def ca_pem(name: str) -> str:
 
 
 def ders(pems: str | bytes) -> list[bytes]:
-    return volumes.pem_ders(pems.encode() if isinstance(pems, str) else pems)
+    return [block.der for block in pem.blocks(pems)]
 
 
 @pytest.mark.all_versions

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from meshtool.pki import pem
 from meshtool.testing import volumes
 
 NOW = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
@@ -112,7 +113,7 @@ AwQF
 
 
 def test_clean_chain_drops_headers_and_retypes_blocks():
-    assert volumes.pem_ders(PEM_WITH_NOISE) == [b"\x00\x01\x02", b"\x03\x04\x05"]
+    assert [b.der for b in pem.blocks(PEM_WITH_NOISE)] == [b"\x00\x01\x02", b"\x03\x04\x05"]
     assert volumes.clean_chain(PEM_WITH_NOISE) == (
         b"-----BEGIN CERTIFICATE-----\nAAEC\n-----END CERTIFICATE-----\n"
         b"-----BEGIN CERTIFICATE-----\nAwQF\n-----END CERTIFICATE-----\n"

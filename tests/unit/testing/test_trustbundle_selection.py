@@ -10,7 +10,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from meshtool.testing import trustbundles, volumes
+from meshtool.pki import pem
+from meshtool.testing import trustbundles
 
 SIGNER = "example.com/mesh"
 
@@ -112,8 +113,8 @@ def test_unknown_operator_is_an_error():
 def test_merge_dedups_by_der_in_first_seen_order():
     content = trustbundles.render({"signerName": SIGNER, "labelSelector": {}}, BUNDLES)
     assert content is not None
-    ders = volumes.pem_ders(content)
-    assert ders == volumes.pem_ders((CA1 + CA2).encode())
+    ders = [block.der for block in pem.blocks(content)]
+    assert ders == [block.der for block in pem.blocks(CA1 + CA2)]
     assert content.count(b"BEGIN CERTIFICATE") == 2
 
 
