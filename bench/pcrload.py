@@ -184,4 +184,4 @@ def _precomputed(obj: JSON, pool: capool.CAPool, clock: SystemClock) -> JSON:
         not_after=leaf.not_after,
         begin_refresh_at=leaf.begin_refresh_at,
     )
-    return status.pcr_status_update(obj, status.status_body(decision, clock=clock))
+    return status.status_update(request, status.status_body(decision, clock=clock))
