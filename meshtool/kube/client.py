@@ -22,7 +22,6 @@ import logging
 import os
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import httpx2
@@ -30,7 +29,9 @@ import msgspec
 
 from meshtool import pacing
 from meshtool.clock import SystemClock
-from meshtool.kube import config, errors
+from meshtool.kube import codec, config, errors
+from meshtool.kube.codec import ListResult as ListResult
+from meshtool.kube.codec import WatchEvent as WatchEvent
 from meshtool.kube.resources import Resource
 
 JSON = dict[str, Any]
@@ -47,28 +48,6 @@ DEFAULT_QPS = 50.0
 DEFAULT_BURST = 100
 
 log = logging.getLogger(__name__)
-_decode_object = msgspec.json.Decoder(dict[str, Any]).decode
-
-
-@dataclass(frozen=True, slots=True)
-class ListResult:
-    items: list[JSON]
-    resource_version: str
-
-
-@dataclass(frozen=True, slots=True)
-class WatchEvent:
-    type: str
-    """ADDED, MODIFIED, DELETED or BOOKMARK (ERROR events are raised, 410 as errors.Gone)."""
-    object: JSON
-
-
-class _WireEvent(msgspec.Struct):
-    type: str
-    object: dict[str, Any]
-
-
-_decode_event = msgspec.json.Decoder(_WireEvent).decode
 
 
 class KubeClient:
@@ -151,7 +130,7 @@ class KubeClient:
             page = await self._request("GET", resource.path(namespace), params=params)
             meta = page.get("metadata") or {}
             resource_version = resource_version or str(meta.get("resourceVersion", ""))
-            items.extend(_with_kind(page.get("items") or [], resource, page.get("kind", "")))
+            items.extend(codec.with_kind(page.get("items") or [], resource, page.get("kind", "")))
             if not meta.get("continue"):
                 return ListResult(items, resource_version)
             params["continue"] = str(meta["continue"])
@@ -176,7 +155,7 @@ class KubeClient:
         async with self._stream(resource.path(namespace), params, what) as lines:
             async for line in lines:
                 if line:
-                    yield _watch_event(line, what)
+                    yield codec.watch_event(line, what)
 
     async def create(self, resource: Resource, body: JSON, *, namespace: str | None = None) -> JSON:
         return await self._request("POST", resource.path(namespace), body=body, write=True)
@@ -272,8 +251,8 @@ class KubeClient:
         except httpx2.HTTPError as exc:
             raise errors.TransportError(f"{what}: {exc!r}") from exc
         if response.status_code >= 400:
-            raise _api_error(response.status_code, response.content, what)
-        return _decode(response.content, what)
+            raise codec.api_error(response.status_code, response.content, what)
+        return codec.decode(response.content, what)
 
     @asynccontextmanager
     async def _stream(
@@ -285,7 +264,7 @@ class KubeClient:
                 "GET", path, params=params, timeout=self._pool.watch_timeout
             ) as response:
                 if response.status_code >= 400:
-                    raise _api_error(response.status_code, await response.aread(), what)
+                    raise codec.api_error(response.status_code, await response.aread(), what)
                 yield response.aiter_lines()
         except httpx2.HTTPError as exc:
             raise errors.TransportError(f"{what}: {exc!r}") from exc
@@ -298,43 +277,3 @@ def _selectors(label_selector: str | None, field_selector: str | None) -> dict[s
     if field_selector:
         params["fieldSelector"] = field_selector
     return params
-
-
-def _with_kind(
-    items: builtins.list[JSON], resource: Resource, list_kind: str
-) -> builtins.list[JSON]:
-    kind = list_kind.removesuffix("List")
-    for item in items:
-        item.setdefault("apiVersion", resource.api_version)
-        if kind:
-            item.setdefault("kind", kind)
-    return items
-
-
-def _decode(content: bytes, what: str) -> JSON:
-    if not content:
-        return {}
-    try:
-        return _decode_object(content)
-    except msgspec.DecodeError as exc:
-        raise errors.TransportError(f"{what}: response is not a JSON object: {exc}") from exc
-
-
-def _api_error(code: int, content: bytes, what: str) -> errors.ApiError:
-    try:
-        status: JSON | None = _decode_object(content)
-    except msgspec.DecodeError:
-        text = content[:200].decode("utf-8", "replace").strip()
-        status = {"message": text} if text else None
-    return errors.from_status(code, status, what=what)
-
-
-def _watch_event(line: str, what: str) -> WatchEvent:
-    try:
-        event = _decode_event(line)
-    except msgspec.DecodeError as exc:
-        raise errors.TransportError(f"{what}: malformed watch event: {exc}") from exc
-    if event.type == "ERROR":
-        code = int(event.object.get("code") or 500)
-        raise errors.from_status(code, event.object, what=what)
-    return WatchEvent(event.type, event.object)
