@@ -24,12 +24,11 @@ from meshtool.signers import names, policy, spiffe
 from meshtool.signers.base import ClusterView
 
 if TYPE_CHECKING:
-    from meshtool.clock import Clock
-    from meshtool.pki.capool import CAPool
+    pass
 
 
 @dataclass(frozen=True, slots=True)
-class PodIdentitySigner:
+class PodIdentitySigner(policy.Decides):
     trust_domain: str = spiffe.DEFAULT_TRUST_DOMAIN
     signer_name: str = names.POD_IDENTITY
     keys: policy.KeyPolicy = field(default_factory=policy.KeyPolicy)
@@ -40,16 +39,6 @@ class PodIdentitySigner:
 
     def __post_init__(self) -> None:
         spiffe.check_trust_domain(self.trust_domain)
-
-    def decide(
-        self,
-        request: types.PodCertRequest,
-        *,
-        view: ClusterView,
-        pool: CAPool,
-        clock: Clock,
-    ) -> decisions.Decision:
-        return policy.decide(self, request, view=view, pool=pool, clock=clock)
 
     def leaf(
         self, request: types.PodCertRequest, view: ClusterView

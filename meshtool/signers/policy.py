@@ -84,6 +84,17 @@ class Profiled(Protocol):
     def leaf(self, request: PodCertRequest, view: ClusterView) -> Leaf | Denied | NotYet: ...
 
 
+class Decides:
+    """Mixin: a signer's `decide` is `policy.decide` over the signer's own parameters."""
+
+    __slots__ = ()
+
+    def decide(
+        self: Profiled, request: PodCertRequest, *, view: ClusterView, pool: CAPool, clock: Clock
+    ) -> decisions.Decision:
+        return decide(self, request, view=view, pool=pool, clock=clock)
+
+
 def decide(
     signer: Profiled, request: PodCertRequest, *, view: ClusterView, pool: CAPool, clock: Clock
 ) -> decisions.Decision:

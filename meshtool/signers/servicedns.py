@@ -26,8 +26,7 @@ from meshtool.signers import names, policy
 from meshtool.signers.base import ClusterView
 
 if TYPE_CHECKING:
-    from meshtool.clock import Clock
-    from meshtool.pki.capool import CAPool
+    pass
 
 SELECTING_TYPES = frozenset({"", "ClusterIP", "NodePort", "LoadBalancer"})
 _RETRY_AFTER = 30.0
@@ -36,23 +35,13 @@ _HELD_RECHECK = 300.0
 
 
 @dataclass(frozen=True, slots=True)
-class ServiceDnsSigner:
+class ServiceDnsSigner(policy.Decides):
     signer_name: str = names.SERVICE_DNS
     keys: policy.KeyPolicy = field(default_factory=policy.KeyPolicy)
     lifetime: issue.LifetimePolicy = field(default_factory=issue.LifetimePolicy)
 
     ANNOTATIONS: ClassVar[policy.Annotations] = policy.NO_ANNOTATIONS
     """Documented unverifiedUserAnnotations keys: none yet."""
-
-    def decide(
-        self,
-        request: types.PodCertRequest,
-        *,
-        view: ClusterView,
-        pool: CAPool,
-        clock: Clock,
-    ) -> decisions.Decision:
-        return policy.decide(self, request, view=view, pool=pool, clock=clock)
 
     def leaf(self, request: types.PodCertRequest, view: ClusterView) -> policy.Leaf | NotYet:
         dns_names = _dns_names(request, view)

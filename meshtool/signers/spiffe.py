@@ -23,15 +23,14 @@ from meshtool.signers import names, policy, spiffeid
 from meshtool.signers.base import ClusterView
 
 if TYPE_CHECKING:
-    from meshtool.clock import Clock
-    from meshtool.pki.capool import CAPool
+    pass
 
 DEFAULT_TRUST_DOMAIN = "cluster.local"
 SVID_USAGES = (ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH)
 
 
 @dataclass(frozen=True, slots=True)
-class SpiffeSigner:
+class SpiffeSigner(policy.Decides):
     trust_domain: str = DEFAULT_TRUST_DOMAIN
     signer_name: str = names.SPIFFE
     keys: policy.KeyPolicy = field(default_factory=policy.KeyPolicy)
@@ -42,16 +41,6 @@ class SpiffeSigner:
 
     def __post_init__(self) -> None:
         check_trust_domain(self.trust_domain)
-
-    def decide(
-        self,
-        request: types.PodCertRequest,
-        *,
-        view: ClusterView,
-        pool: CAPool,
-        clock: Clock,
-    ) -> decisions.Decision:
-        return policy.decide(self, request, view=view, pool=pool, clock=clock)
 
     def leaf(
         self, request: types.PodCertRequest, view: ClusterView
