@@ -48,6 +48,7 @@ from OpenSSL import SSL, crypto
 from meshtool.clock import Clock, SystemClock
 from meshtool.demo import credentials, spiffe, tlsstream
 from meshtool.signers import spiffeid
+from meshtool.signers.spiffe import DEFAULT_TRUST_DOMAIN
 
 if TYPE_CHECKING:
     pass
@@ -63,7 +64,7 @@ class ServerSettings:
     listen: tuple[str, int]
     server_creds: str
     spiffe_trust_bundle: str | None  # set: request and verify SPIFFE client certificates
-    spiffe_trust_domain: str = "cluster.local"
+    spiffe_trust_domain: str = DEFAULT_TRUST_DOMAIN
     allowed_client_ids: frozenset[str] = frozenset()
     reload_interval: float = 1.0
 

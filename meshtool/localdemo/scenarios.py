@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from meshtool.localdemo import manifests, tls
+from meshtool.signers.spiffe import DEFAULT_TRUST_DOMAIN
 from meshtool.testing import processes
 
 CLIENT_REQUESTS = 3
@@ -107,7 +108,9 @@ async def run_client(
     return proc.returncode or 0, out.decode(errors="replace")
 
 
-def expected_client_id(w: manifests.Workload, trust_domain: str = "cluster.local") -> str | None:
+def expected_client_id(
+    w: manifests.Workload, trust_domain: str = DEFAULT_TRUST_DOMAIN
+) -> str | None:
     """The SPIFFE ID a client presents, if its pod asks the spiffe signer for a certificate."""
     for volume in w.pod["spec"].get("volumes") or []:
         for source in (volume.get("projected") or {}).get("sources") or []:

@@ -30,6 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from meshtool import pacing
 from meshtool.api import request, wire
 from meshtool.api.types import KeyType
 from meshtool.clock import Clock
@@ -183,14 +184,14 @@ class Projection:
                 return self._settle(found, key)
 
     async def _create(self, key: pcrforms.PrivateKey) -> JSON:
-        delay = _BACKOFF_START
+        failures = 0
         while True:
             try:
                 pcr = await self.host.create_pcr(self.pod, self.source, key)
             except errors.KubeError as exc:
                 self.last_error = str(exc)
-                await asyncio.sleep(delay)
-                delay = min(_BACKOFF_CAP, delay * 2)
+                await asyncio.sleep(pacing.backoff(failures, base=_BACKOFF_START, cap=_BACKOFF_CAP))
+                failures += 1
                 continue
             self.last_error = None
             self.pcr_names.append(pcr["metadata"]["name"])
