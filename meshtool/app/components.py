@@ -19,6 +19,7 @@ from meshtool.controllers.metrics import Metrics
 from meshtool.controllers.trustbundle import BundleSpec
 from meshtool.kube import resources
 from meshtool.kube.client import KubeClient
+from meshtool.pki import issue
 from meshtool.runtime.informer import Informer
 from meshtool.sharding import leases
 from meshtool.signers import names, podidentity, policy, servicedns, spiffe
@@ -56,18 +57,23 @@ def build_signers(
     keys = key_policy(settings)
     td = settings.spiffe_trust_domain
     live = names.LIVE
+    lifetime = issue.LifetimePolicy(refresh_fraction=settings.refresh_fraction)
     made: dict[str, tuple[Signer, dict[str, str]]] = {
         "service-dns": (
-            servicedns.ServiceDnsSigner(signer_name=signer_names.service_dns, keys=keys),
+            servicedns.ServiceDnsSigner(
+                signer_name=signer_names.service_dns, keys=keys, lifetime=lifetime
+            ),
             {signer_names.service_dns_canarying_label: live},
         ),
         "spiffe": (
-            spiffe.SpiffeSigner(signer_name=signer_names.spiffe, trust_domain=td, keys=keys),
+            spiffe.SpiffeSigner(
+                signer_name=signer_names.spiffe, trust_domain=td, keys=keys, lifetime=lifetime
+            ),
             {signer_names.spiffe_canarying_label: live, signer_names.spiffe_trust_domain_label: td},
         ),
         "pod-identity": (
             podidentity.PodIdentitySigner(
-                signer_name=signer_names.pod_identity, trust_domain=td, keys=keys
+                signer_name=signer_names.pod_identity, trust_domain=td, keys=keys, lifetime=lifetime
             ),
             {signer_names.pod_identity_canarying_label: live},
         ),

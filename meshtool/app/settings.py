@@ -113,6 +113,11 @@ class ControllerSettings:
     identity_mismatch_grace: float = flag(
         30.0, "Seconds a pod/service account/node UID mismatch may be cache lag before denial."
     )
+    refresh_fraction: float = flag(
+        0.5,
+        "Where in a leaf's lifetime beginRefreshAt falls, as a fraction in (0, 1); the kubelet "
+        "refreshes then. Always at least 10 minutes after notBefore and before notAfter.",
+    )
     health_address: str | None = flag(
         ":8080", "ADDR:PORT of /healthz, /readyz and /metrics; '' disables it."
     )
@@ -142,6 +147,7 @@ class ControllerSettings:
             (not _DNS_SUBDOMAIN.match(self.signer_domain), "--signer-domain must be a DNS name"),
             (self.workers < 1, "--workers must be at least 1"),
             (self.kube_api_qps <= 0 or self.kube_api_burst < 1, "--kube-api-qps/burst must be > 0"),
+            (not 0 < self.refresh_fraction < 1, "--refresh-fraction must be between 0 and 1"),
             (self.log_format not in LOG_FORMATS, "--log-format must be json or text"),
             (self.log_level not in LOG_LEVELS, "--log-level must be debug, info or warning"),
         )

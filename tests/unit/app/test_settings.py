@@ -57,3 +57,21 @@ def test_sharding_is_off_until_namespace_and_name_are_set():
 def test_half_a_sharding_identity_is_a_problem():
     problem = ShardingSettings(pod_name="pod-0").validate()
     assert problem == "--sharding-pod-namespace and --sharding-pod-name go together"
+
+
+def test_the_refresh_fraction_reaches_every_signer_and_is_validated() -> None:
+    from meshtool.app import components
+    from meshtool.clock import FakeClock
+    from meshtool.controllers.metrics import Metrics
+
+    settings = ControllerSettings(
+        service_dns=SignerSettings(enabled=True, pool_file=Path("p")),
+        spiffe=SignerSettings(enabled=True, pool_file=Path("p")),
+        refresh_fraction=0.1,
+    )
+    setups = components.build_signers(
+        settings, clock=FakeClock(), metrics=Metrics(), on_pool_change=lambda: None
+    )
+    assert [s.signer.lifetime.refresh_fraction for s in setups] == [0.1, 0.1]
+    bad = ControllerSettings(service_dns=settings.service_dns, refresh_fraction=1.0)
+    assert bad.validate() == "--refresh-fraction must be between 0 and 1"

@@ -38,6 +38,7 @@ README_FLAGS = [
     "--kube-api-qps",
     "--kube-api-burst",
     "--identity-mismatch-grace",
+    "--refresh-fraction",
     "--health-address",
     "--log-format",
     "--log-level",
