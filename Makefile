@@ -76,7 +76,7 @@ node-test: $(STAMP)
 	@./hack/k8s-binaries.sh 1.37
 	@./hack/node-binaries.sh
 	@PYTHON=$(BIN)/python ./hack/node-images.sh
-	@$(BIN)/pytest -p no:cacheprovider tests/node $(PYTEST_ARGS)
+	@MESHTOOL_NODE_TEST=1 $(BIN)/pytest -p no:cacheprovider tests/node $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
