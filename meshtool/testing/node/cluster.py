@@ -2,7 +2,7 @@
 
 `up()` runs, as detached processes that outlive it:
 - etcd on 127.0.0.1:2379;
-- kube-apiserver bound to NODE_IP:6443 on a dummy link (`mt-node0`) this module creates, with
+- kube-apiserver bound to NODE_IP:6443 on a link (`mt-node0`, one end of a veth pair) this module creates, with
   NODE_IP, the `kubernetes` Service's ClusterIP and its DNS names in its serving certificate,
   Node,RBAC authorization, NodeRestriction and `--kubelet-preferred-address-types=InternalIP`;
   the lease endpoint reconciler publishes NODE_IP as the `kubernetes` Service's endpoint;
@@ -239,11 +239,14 @@ class Cluster:
             raise RuntimeError("a real node needs root")
 
     def _network(self) -> None:
-        run(["ip", "link", "add", DUMMY, "type", "dummy"])
+        # A veth pair, not a dummy link: this kernel has no dummy driver, and veth is what the
+        # CNI bridge needs anyway. Deleting one end deletes both.
+        run(["ip", "link", "add", DUMMY, "type", "veth", "peer", "name", f"{DUMMY}p"])
         self.state["links"].append(DUMMY)
         self.state["links"].append(BRIDGE)  # the bridge plugin creates it; down() removes it
         self.save()
         run(["ip", "addr", "add", f"{NODE_IP}/32", "dev", DUMMY])
+        run(["ip", "link", "set", f"{DUMMY}p", "up"])
         run(["ip", "link", "set", DUMMY, "up"])
 
     def _pki(self) -> None:
