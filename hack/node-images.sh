@@ -132,7 +132,7 @@ one_binary_image() { # binary, path in image, name, archive, uid
 
 main() { # images to build (default: all)
   local images=("$@")
-  [[ ${#images[@]} -eq 0 ]] && images=(debian-bookworm-slim meshtool pause coredns)
+  [[ ${#images[@]} -eq 0 ]] && images=(meshtool pause coredns)  # meshtool builds the base
   apt_ensure buildah mmdebstrap gcc libc6-dev
   mkdir -p "$OUT"
   for image in "${images[@]}"; do

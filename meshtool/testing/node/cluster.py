@@ -2,10 +2,11 @@
 
 `up()` runs, as detached processes that outlive it:
 - etcd on 127.0.0.1:2379;
-- kube-apiserver bound to NODE_IP:6443 on a link (`mt-node0`, one end of a veth pair) this module creates, with
-  NODE_IP, the `kubernetes` Service's ClusterIP and its DNS names in its serving certificate,
-  Node,RBAC authorization, NodeRestriction and `--kubelet-preferred-address-types=InternalIP`;
-  the lease endpoint reconciler publishes NODE_IP as the `kubernetes` Service's endpoint;
+- kube-apiserver bound to NODE_IP:6443 on a link this module creates (`mt-node0`, one end of
+  a veth pair: this kernel has no dummy driver), with NODE_IP, the `kubernetes` Service's
+  ClusterIP and its DNS names in its serving certificate, Node,RBAC authorization,
+  NodeRestriction and `--kubelet-preferred-address-types=InternalIP`; the lease endpoint
+  reconciler publishes NODE_IP as the `kubernetes` Service's endpoint;
 - kube-controller-manager and kube-scheduler (loopback only, no leader election);
 - containerd with runc and the CNI bridge `cni0` (host-local 10.88.0.0/24, no masquerading to
   the outside), into which the images from `hack/node-images.sh` are imported;
@@ -211,6 +212,7 @@ class Cluster:
                 self.state["created"].append(path)
         self.p.root.mkdir(parents=True, exist_ok=True)
         self.state["sysctls"] = {k: _sysctl(k) for k in SYSCTLS if _sysctl(k) is not None}
+        self.state["nft_tables"] = _nft_tables()
         self.save()
         self._network()
         self._pki()
@@ -709,7 +711,7 @@ def down(root: Path | None = None) -> None:
     for link in state.get("links", []):
         if Path(f"/sys/class/net/{link}").exists():
             run(["ip", "link", "del", link], check=False)
-    _clean_iptables(p)
+    _clean_iptables(p, state.get("nft_tables"))
     for key, value in state.get("sysctls", {}).items():
         if _sysctl(key) != value:
             try:
@@ -837,7 +839,15 @@ def _unmount(prefixes: Sequence[str]) -> None:
                 subprocess.run(["umount", "-l", point], capture_output=True, check=False)
 
 
-def _clean_iptables(p: Paths) -> None:
+def _nft_tables() -> list[str]:
+    if shutil.which("nft") is None:
+        return []
+    return run(["nft", "list", "tables"], check=False, quiet=True).splitlines()
+
+
+def _clean_iptables(p: Paths, tables_before: list[str] | None) -> None:
+    """kube-proxy's own cleanup, then any KUBE-/CNI- rule left, then the nf_tables tables
+    (iptables-nft's filter/nat/mangle, kube-proxy's) that were not there before `up()`."""
     proxy = p.bin("kube-proxy")
     if proxy.exists():
         run([proxy, "--cleanup"], check=False, quiet=True)
@@ -850,10 +860,11 @@ def _clean_iptables(p: Paths) -> None:
             subprocess.run(
                 [f"{tool}-restore"], input="\n".join(kept) + "\n", text=True, check=False
             )
-    if shutil.which("nft"):
-        for table in run(["nft", "list", "tables"], check=False, quiet=True).splitlines():
-            if table.endswith((" kube-proxy", " kube-proxy-nat")):
-                run(["nft", "delete", *table.split()[1:]], check=False)
+    before = set(tables_before or [])
+    for table in _nft_tables():
+        ours = table.endswith((" kube-proxy", " kube-proxy-nat"))
+        if ours or (tables_before is not None and table not in before):
+            run(["nft", "delete", *table.split()], check=False)
 
 
 def _sysctl(key: str) -> str | None:
