@@ -82,9 +82,11 @@ build_one() { # group, module dir, output, package, ldflags
   log "building $label..."
   (cd "$dir" && CGO_ENABLED=$cgo go build -trimpath "${tags[@]}" -ldflags "$ld" -o "$out.tmp" "$pkg") &
   local pid=$!
-  while kill -0 "$pid" 2>/dev/null; do
-    sleep 15
-    kill -0 "$pid" 2>/dev/null && log "  ... $label still building ($((SECONDS - start))s)"
+  while kill -0 "$pid" 2>/dev/null; do  # poll each second (honest times), report every 15 s
+    sleep 1
+    if (( (SECONDS - start) % 15 == 0 )) && kill -0 "$pid" 2>/dev/null; then
+      log "  ... $label still building ($((SECONDS - start))s)"
+    fi
   done
   wait "$pid"
   mv "$out.tmp" "$out"
