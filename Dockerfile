@@ -1,6 +1,6 @@
 # meshtool: the signer controller, its CLI and the demo workloads in one image.
 #   docker build -t meshtool:latest . && kind load docker-image meshtool:latest
-# Without Docker: `make images` (hack/node-images.sh) builds this same file with buildah on a
+# Without Docker: `make node-images` (hack/node-images.sh) builds this same file with buildah on a
 # locally made debian:bookworm-slim (mmdebstrap) and imports it into the local cluster's containerd.
 FROM debian:bookworm-slim AS python
 # Debian's own Python 3.11. A base that already has it (the local mmdebstrap one) skips apt.
