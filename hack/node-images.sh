@@ -130,6 +130,14 @@ one_binary_image() { # binary, path in image, name, archive, uid
   "${BUILDAH[@]}" push --quiet "$3" "docker-archive:$4:$3" >/dev/null
 }
 
+# Host paths buildah creates whatever its --root/--runroot (its CNI lock, its blob-info cache):
+# removed again when this script created them.
+BUILDAH_HOST_PATHS=(/etc/cni /var/lib/containers /run/meshtool-buildah)
+CREATED=()
+for path in "${BUILDAH_HOST_PATHS[@]}"; do [[ -e "$path" ]] || CREATED+=("$path"); done
+cleanup() { [[ ${#CREATED[@]} -eq 0 ]] || rm -rf "${CREATED[@]}"; }
+trap cleanup EXIT
+
 main() { # images to build (default: all)
   local images=("$@")
   [[ ${#images[@]} -eq 0 ]] && images=(meshtool pause coredns)  # meshtool builds the base

@@ -59,7 +59,14 @@ IMAGES = ("meshtool", "pause", "coredns")
 START_TIMEOUT = 180.0
 
 # Machine-wide paths the kubelet / containerd / runc use whatever their configured roots.
-HOST_PATHS = ("/var/lib/kubelet", "/var/log/containers", "/var/log/pods", "/run/containerd")
+HOST_PATHS = (
+    "/var/lib/kubelet",
+    "/var/log/containers",
+    "/var/log/pods",
+    "/run/containerd",
+    "/var/lib/cni",  # libcni's result cache (containerd has no setting for it)
+    "/run/nri",  # in case containerd's NRI is not disabled
+)
 # Sysctls the kubelet, kube-proxy or the bridge plugin may change; restored by down().
 SYSCTLS = (
     "net/ipv4/ip_forward",
@@ -416,6 +423,8 @@ state = '{d / "state"}'
   [plugins.'io.containerd.cri.v1.runtime'.cni]
     bin_dirs = ['{self.p.node / "cni"}']
     conf_dir = '{self.p.cni_conf}'
+[plugins.'io.containerd.nri.v1.nri']
+  disable = true
 [plugins.'io.containerd.grpc.v1.cri']
   stream_server_address = '127.0.0.1'
   stream_server_port = '0'
