@@ -46,6 +46,7 @@ class Kubectl:
 def kubectl() -> Iterator[Kubectl]:
     python = [sys.executable, "-m", "meshtool.testing.node"]
     subprocess.run([*python, "down"], check=False)  # leftovers of an interrupted run
+    before = cluster.host_snapshot()
     up = subprocess.run([*python, "up"], check=False)
     try:
         assert up.returncode == 0, "cluster up failed (logs: see its output)"
@@ -53,6 +54,8 @@ def kubectl() -> Iterator[Kubectl]:
     finally:
         if os.environ.get("MESHTOOL_NODE_KEEP") != "1":
             subprocess.run([*python, "down"], check=True)
+            after = cluster.host_snapshot()
+            assert after == before, "cluster-down left something behind"
 
 
 def wait_for(what: str, check: Any, timeout: float = 300.0) -> Any:

@@ -883,6 +883,30 @@ def _sysctl(key: str) -> str | None:
         return None
 
 
+def host_snapshot(root: Path | None = None) -> dict[str, Any]:
+    """What `down()` must restore: links, mounts, nf_tables tables, KUBE-/CNI- rules, kubepods
+    cgroups, the machine-wide paths, sysctls, and processes running from the cluster's binaries.
+    """
+    p = Paths(root or cluster_dir())
+    ours = _binaries(p)
+    mounts = Path("/proc/self/mounts").read_text().splitlines()
+    rules = run(["iptables-save"], check=False, quiet=True) if shutil.which("iptables-save") else ""
+    return {
+        "links": sorted(os.listdir("/sys/class/net")),
+        "mounts": sorted(line.split()[1] for line in mounts),
+        "nft_tables": sorted(_nft_tables()),
+        "kube_rules": [line for line in rules.splitlines() if "KUBE-" in line or "CNI-" in line],
+        "kubepods": [str(c) for c in _kubepods()],
+        "paths": [path for path in (*HOST_PATHS, str(p.root)) if os.path.lexists(path)],
+        "sysctls": {k: _sysctl(k) for k in SYSCTLS},
+        "processes": sorted(
+            _exe(int(e.name))
+            for e in Path("/proc").iterdir()
+            if e.name.isdigit() and _exe(int(e.name)) in ours
+        ),
+    }
+
+
 def status(root: Path | None = None) -> int:
     p = Paths(root or cluster_dir())
     if not p.state.exists():
