@@ -713,7 +713,7 @@ def down(root: Path | None = None) -> None:
         _remove_containers(p)
     for name in COMPONENTS[1:]:
         _stop(pids, name, ours)
-    _kill_strays(p, ours)
+    _kill_strays(_node_binaries(p))
     _kill_cgroups()
     _unmount([str(p.root), *HOST_PATHS])
     _remove_cgroups()
@@ -744,6 +744,12 @@ def down(root: Path | None = None) -> None:
 def _binaries(p: Paths) -> set[str]:
     names = [*COMPONENTS, "containerd-shim-runc-v2", "runc"]
     return {str(p.bin(n).resolve()) for n in names}
+
+
+def _node_binaries(p: Paths) -> set[str]:
+    """The binaries only this cluster runs (~/.cache/meshtool/node). etcd and kube-apiserver are
+    not among them: the test harness of every worktree runs those same cached files."""
+    return {b for b in _binaries(p) if Path(b).is_relative_to(p.node.resolve())}
 
 
 def _exe(pid: int) -> str:
@@ -795,8 +801,8 @@ def _remove_containers(p: Paths) -> None:
         run([*ctr, "containers", "delete", container], check=False, quiet=True)
 
 
-def _kill_strays(p: Paths, ours: set[str]) -> None:
-    """containerd's shims (and anything else started from our binaries) outlive containerd."""
+def _kill_strays(ours: set[str]) -> None:
+    """containerd's shims (and anything else started from the node binaries) outlive containerd."""
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit() and _exe(int(entry.name)) in ours:
             with contextlib.suppress(OSError):
@@ -885,10 +891,10 @@ def _sysctl(key: str) -> str | None:
 
 def host_snapshot(root: Path | None = None) -> dict[str, Any]:
     """What `down()` must restore: links, mounts, nf_tables tables, KUBE-/CNI- rules, kubepods
-    cgroups, the machine-wide paths, sysctls, and processes running from the cluster's binaries.
+    cgroups, the machine-wide paths, sysctls, and processes running from the node binaries.
     """
     p = Paths(root or cluster_dir())
-    ours = _binaries(p)
+    ours = _node_binaries(p)
     mounts = Path("/proc/self/mounts").read_text().splitlines()
     rules = run(["iptables-save"], check=False, quiet=True) if shutil.which("iptables-save") else ""
     return {
