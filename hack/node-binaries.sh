@@ -9,7 +9,7 @@
 # Binaries land in ${XDG_CACHE_HOME:-~/.cache}/meshtool/node/<group>/ next to a stamp holding
 # the hash of the wrapper module (go.mod, go.sum) and of this script's build recipe; a group whose
 # stamp matches is not rebuilt. Debian packages the builds need (libseccomp-dev, gcc, pkg-config)
-# are installed with apt-get when missing. Arguments: groups to build (default: all).
+# and the node needs at run time (iptables, nftables, iproute2) are installed when missing. Arguments: groups to build (default: all).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -115,6 +115,9 @@ build_group() {
 }
 
 main() {
+  # What the running node needs from Debian: iptables for kube-proxy (iptables mode), nft for
+  # the teardown's table cleanup, iproute2 for the links, mount/umount.
+  apt_ensure iptables nftables iproute2 mount
   local groups=("$@")
   [[ ${#groups[@]} -eq 0 ]] && groups=("${GROUPS_ALL[@]}")
   for g in "${groups[@]}"; do build_group "$g"; done
