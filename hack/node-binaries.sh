@@ -9,7 +9,8 @@
 # Binaries land in ${XDG_CACHE_HOME:-~/.cache}/meshtool/node/<group>/ next to a stamp holding
 # the hash of the wrapper module (go.mod, go.sum) and of this script's build recipe; a group whose
 # stamp matches is not rebuilt. Debian packages the builds need (libseccomp-dev, gcc, pkg-config)
-# and the node needs at run time (iptables, nftables, iproute2) are installed when missing. Arguments: groups to build (default: all).
+# and the node needs at run time (iptables, nftables, iproute2) are installed when missing.
+# Arguments: groups to build (default: all).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
