@@ -5,7 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test unit integration check lint k8s-binaries bench clean
+.PHONY: demo test unit integration check lint k8s-binaries bench clean \
+	node-binaries node-images cluster cluster-down node-test
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -52,6 +53,30 @@ k8s-binaries:
 bench: $(STAMP)
 	@./hack/k8s-binaries.sh 1.37
 	@$(BIN)/python bench/issuance.py $(BENCH_ARGS)
+
+## A real one-node cluster on this machine (root, no Docker): build what it needs, start it.
+## See meshtool/testing/node/cluster.py; `make cluster-down` removes everything it created.
+node-binaries:
+	@./hack/node-binaries.sh
+
+node-images: node-binaries
+	@./hack/node-images.sh
+
+cluster: $(STAMP)
+	@./hack/k8s-binaries.sh 1.37
+	@./hack/node-binaries.sh
+	@PYTHON=$(BIN)/python ./hack/node-images.sh
+	@$(BIN)/python -m meshtool.testing.node up
+
+cluster-down: $(STAMP)
+	@$(BIN)/python -m meshtool.testing.node down
+
+## The real-node smoke test (not part of `make test`): cluster up, controller, examples, down.
+node-test: $(STAMP)
+	@./hack/k8s-binaries.sh 1.37
+	@./hack/node-binaries.sh
+	@PYTHON=$(BIN)/python ./hack/node-images.sh
+	@MESHTOOL_NODE_TEST=1 $(BIN)/pytest -p no:cacheprovider tests/node $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

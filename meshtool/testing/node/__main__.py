@@ -1,0 +1,9 @@
+"""`python -m meshtool.testing.node up|down|status`: see `meshtool.testing.node.cluster`."""
+
+from __future__ import annotations
+
+import sys
+
+from meshtool.testing.node import cluster
+
+sys.exit(cluster.main(sys.argv[1:]))
