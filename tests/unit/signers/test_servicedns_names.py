@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 from cryptography import x509
@@ -243,3 +244,18 @@ def test_waiting_for_a_selecting_service_wakes_on_the_pods_anchors(pools, clock)
 )
 def test_names_describe_their_form(name: str, kind: str) -> None:
     assert dnsforms.describe(name) == kind
+
+
+def test_every_service_dns_reason_and_key_is_documented_in_the_readme() -> None:
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    reasons = [
+        decisions.NO_MATCHING_SERVICE,
+        decisions.SERVICE_NOT_FOUND,
+        decisions.SERVICE_DOES_NOT_SELECT_POD,
+        decisions.NAME_FORM_NOT_ALLOWED,
+        decisions.INVALID_USER_ANNOTATIONS,
+    ]
+    keys = ["service-dns.<signer domain>/services", "service-dns.<signer domain>/name-forms"]
+    forms = [f"`{dnsforms.SVC}`", f"`{dnsforms.CLUSTER_DOMAIN}`", "`clusterset.local`"]
+    for documented in [*reasons, *keys, *forms]:
+        assert documented in readme, documented
