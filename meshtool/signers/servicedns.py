@@ -2,9 +2,10 @@
 
 A pod's names come from the cluster, never from the pod alone. Each Service in its namespace
 that selects it (`meshtool.api.selectors`: a selector type, a non-empty selector, every pair
-among the pod's labels) gives the base `<service>.<namespace>`; a pod with `spec.hostname` and
-`spec.subdomain` under a headless Service (`clusterIP: None`) that selects it also gets
-`<hostname>.<subdomain>.<namespace>`, its StatefulSet-style per-pod name. Each base becomes one
+among the pod's labels) gives the base `<service>.<namespace>`; a pod whose `spec.subdomain`
+names a headless Service (`clusterIP: None`) that selects it also gets
+`<hostname>.<subdomain>.<namespace>`, its StatefulSet-style per-pod name (the hostname is
+`spec.hostname`, or the pod's name without it, as cluster DNS has it). Each base becomes one
 DNS SAN per name form (`meshtool.signers.dnsforms`: `.svc`, and the cluster-domain and
 cross-cluster forms the controller enables). Names are sorted and unique; the Subject is
 empty; the EKU is serverAuth only.
@@ -151,12 +152,12 @@ def bases(
     """`<service>.<namespace>` for each Service, plus the pod's per-pod base when its subdomain
     names a headless one of them; waits for a subdomain Service that does not exist yet."""
     found = [f"{svc.name}.{svc.namespace}" for svc in services]
-    if not (pod.hostname and pod.subdomain):
+    if not pod.subdomain:
         return tuple(found)
     if wait_for_subdomain and view.service(pod.namespace, pod.subdomain) is None:
         return _wait_for(pod, [pod.subdomain], "as its subdomain")
     if any(svc.name == pod.subdomain and svc.headless for svc in services):
-        found.append(f"{pod.hostname}.{pod.subdomain}.{pod.namespace}")
+        found.append(f"{pod.hostname or pod.name}.{pod.subdomain}.{pod.namespace}")
     return tuple(found)
 
 

@@ -197,6 +197,14 @@ def test_no_per_pod_name_without_a_selecting_headless_service(
     assert not any(name.startswith("web-0.") for name in names)
 
 
+def test_without_a_hostname_the_pod_name_is_the_hostname(pools, clock) -> None:
+    pod = dataclasses.replace(POD, subdomain="web")
+    assert dns_names(decide(FakeView([pod], [HEADLESS]), pools, clock)) == [
+        "web-0.web.ns1.svc",
+        "web.ns1.svc",
+    ]
+
+
 def test_a_missing_subdomain_service_is_waited_for(pools, clock) -> None:
     decision = decide(FakeView([STS_POD], [svc("api", {"app": "web"})]), pools, clock)
     assert isinstance(decision, decisions.NotYet)
