@@ -12,14 +12,15 @@ per pod label plus the candidates found, however many Services the namespace has
 
 An anchor key (`anchor_key`) is the index value: namespace, label key and value joined by NUL,
 which none of them can contain, so distinct pairs never collide. The same keys name the
-wake-ups of requests waiting for a Service (`meshtool.api.decisions.selector`).
+wake-ups of requests waiting for a Service (`meshtool.api.decisions.selector`): `wakes` says
+which held requests one Service change may help, the only ones it re-decides.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from meshtool.api import types
+from meshtool.api import decisions, types
 
 SELECTING_TYPES = frozenset({"", "ClusterIP", "NodePort", "LoadBalancer"})
 _SEP = "\x00"
@@ -52,3 +53,14 @@ def service_anchors(service: types.ServiceView | None) -> list[str]:
 def pod_anchors(pod: types.PodView) -> list[str]:
     """Every anchor key a Service selecting `pod` could have: one per label pair."""
     return [anchor_key(pod.namespace, key, value) for key, value in sorted(pod.labels.items())]
+
+
+def wakes(
+    key: str, old: types.ServiceView | None, new: types.ServiceView | None
+) -> list[decisions.WakeOn]:
+    """What a change of Service `key` (`ns/name`) wakes: requests held on its namespace's
+    Services, on it by name, and on its anchor before or after the change."""
+    namespace, _, name = key.partition("/")
+    anchors = sorted({*service_anchors(old), *service_anchors(new)})
+    named = [decisions.services_in(namespace), decisions.service(namespace, name)]
+    return named + [decisions.selector(anchor) for anchor in anchors]

@@ -205,12 +205,8 @@ class Controller:
     def _on_service(
         self, key: str, old: types.ServiceView | None, new: types.ServiceView | None
     ) -> None:
-        namespace, _, name = key.partition("/")
-        anchors = {*selectors.service_anchors(old), *selectors.service_anchors(new)}
-        self._wake(decisions.services_in(namespace))
-        self._wake(decisions.service(namespace, name))
-        for anchor in sorted(anchors):
-            self._wake(decisions.selector(anchor))
+        for change in selectors.wakes(key, old, new):
+            self._wake(change)
 
     def _wake(self, change: decisions.WakeOn) -> None:
         for key in self.reconciler.wakeups.waiting_on(change):

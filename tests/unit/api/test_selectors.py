@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from meshtool.api import objects, selectors
+from meshtool.api import decisions, objects, selectors
 from meshtool.api.types import PodView, ServiceView
+from meshtool.runtime.wakeups import Wakeups
 
 POD = PodView("ns", "p", "uid", {"app": "web", "tier": "front"}, "sa", "node")
 
@@ -55,3 +56,22 @@ def test_pod_and_service_views_carry_hostname_subdomain_and_headlessness() -> No
     assert headless.headless
     normal = objects.service_view({"metadata": {"name": "web"}, "spec": {"clusterIP": "10.0.0.1"}})
     assert not normal.headless and not objects.service_view({}).headless
+
+
+def test_a_service_change_wakes_only_the_requests_it_may_help() -> None:
+    waiting: Wakeups[str, decisions.WakeOn] = Wakeups()
+    web = PodView("ns", "web", "u", {"app": "web", "tier": "front"}, "sa", "n")
+    db = PodView("ns", "db", "u", {"app": "db"}, "sa", "n")
+    for pod in (web, db):  # held for a selecting Service, as service-dns asks
+        waiting.wait(pod.name, [decisions.selector(a) for a in selectors.pod_anchors(pod)])
+    waiting.wait("chooser", [decisions.service("ns", "late")])
+
+    def woken(old: ServiceView | None, new: ServiceView | None, key: str = "ns/s") -> set[str]:
+        return {k for change in selectors.wakes(key, old, new) for k in waiting.waiting_on(change)}
+
+    assert woken(None, svc({"app": "web"})) == {"web"}
+    assert woken(None, svc({"tier": "front", "zone": "a"})) == {"web"}
+    assert woken(svc({"app": "db"}), svc({"app": "web"})) == {"db", "web"}
+    assert woken(None, svc({"app": "other"})) == set()
+    assert woken(None, svc({"app": "web"}, ns="other"), key="other/s") == set()
+    assert woken(None, svc(None), key="ns/late") == {"chooser"}
