@@ -5,7 +5,10 @@ the request (they become the PCR's terminal condition). `NotYet` means "not now,
 it is never written to the API; the controller requeues the request after `retry_after` (the
 signer's word, or the controller's default), may post an Event with its message, and wakes it
 earlier when one of the objects named in `wake_on` changes (`services_in(ns)`: any Service of
-that namespace; `pod(ns, name)`: that pod). Any signer may ask for that. Raising an exception
+that namespace; `service(ns, name)`: that Service; `selector(anchor)`: a Service whose selector
+anchor (`meshtool.api.selectors`) is that label pair, before or after the change; `pod(ns,
+name)`: that pod). Any signer may ask for that; the narrower the wake-up, the fewer requests
+one change re-decides. Raising an exception
 from a signer means the same as `NotYet` without a message (transient trouble, retry with
 backoff); decisions that are policy are always values.
 
@@ -23,6 +26,9 @@ INVALID_USER_ANNOTATIONS = "InvalidUnverifiedUserAnnotations"
 INVALID_REQUEST = "InvalidRequest"
 IDENTITY_MISMATCH = "IdentityMismatch"
 NO_MATCHING_SERVICE = "NoMatchingService"
+SERVICE_NOT_FOUND = "ServiceNotFound"
+SERVICE_DOES_NOT_SELECT_POD = "ServiceDoesNotSelectPod"
+NAME_FORM_NOT_ALLOWED = "NameFormNotAllowed"
 POD_NOT_FOUND = "PodNotFound"
 CA_UNAVAILABLE = "CANotUsable"
 ISSUED_REASON = "Issued"
@@ -53,18 +59,30 @@ class Failed:
 @dataclass(frozen=True, slots=True)
 class WakeOn:
     """A change that is worth re-deciding a held request for: `kind` names the objects
-    (`SERVICES` of one namespace, or one `POD`), `key` which (a namespace, or `ns/name`)."""
+    (`SERVICES` of one namespace, one `SERVICE`, the Services of one `SELECTOR` anchor, or one
+    `POD`), `key` which (a namespace, `ns/name`, or an anchor key)."""
 
     kind: str
     key: str
 
 
 SERVICES = "services"
+SERVICE = "service"
+SELECTOR = "selector"
 POD = "pod"
 
 
 def services_in(namespace: str) -> WakeOn:
     return WakeOn(SERVICES, namespace)
+
+
+def service(namespace: str, name: str) -> WakeOn:
+    return WakeOn(SERVICE, f"{namespace}/{name}")
+
+
+def selector(anchor: str) -> WakeOn:
+    """Any Service anchored at `anchor` (`meshtool.api.selectors.anchor_key`)."""
+    return WakeOn(SELECTOR, anchor)
 
 
 def pod(namespace: str, name: str) -> WakeOn:

@@ -6,7 +6,8 @@ Each function is an informer transform: a raw object in, the small frozen view o
 They are pure and tolerate odd objects: a missing or mistyped field becomes an empty value
 rather than an exception, because one strange Service must never stop the informer that every
 request depends on. The defaults are the API server's (a pod without `serviceAccountName` runs
-as `default`; a Service without `type` is ClusterIP).
+as `default`; a Service without `type` is ClusterIP). A Service is headless when its
+`spec.clusterIP` is the literal `None`.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ def pod_view(obj: Raw) -> types.PodView:
         labels=_str_map(meta.get("labels")),
         service_account_name=_str(spec, "serviceAccountName") or "default",
         node_name=_str(spec, "nodeName"),
+        hostname=_str(spec, "hostname"),
+        subdomain=_str(spec, "subdomain"),
     )
 
 
@@ -38,6 +41,7 @@ def service_view(obj: Raw) -> types.ServiceView:
         name=_str(meta, "name"),
         type=_str(spec, "type") or "ClusterIP",
         selector=_str_map(selector) if isinstance(selector, Mapping) else None,
+        headless=_str(spec, "clusterIP") == "None",
     )
 
 

@@ -118,6 +118,10 @@ class PodView:
     labels: Mapping[str, str]
     service_account_name: str
     node_name: str
+    hostname: str = ""
+    """`spec.hostname`; with `subdomain` it names the pod under a headless Service."""
+    subdomain: str = ""
+    """`spec.subdomain`: the headless Service the pod's own DNS name lives under, if any."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +132,8 @@ class ServiceView:
     """ClusterIP, NodePort, LoadBalancer or ExternalName."""
     selector: Mapping[str, str] | None
     """None (or empty) means the Service selects no pods by label."""
+    headless: bool = False
+    """`spec.clusterIP: None`: DNS answers with the pods themselves, one name per pod."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -61,7 +61,10 @@ def build_signers(
     made: dict[str, tuple[Signer, dict[str, str]]] = {
         "service-dns": (
             servicedns.ServiceDnsSigner(
-                signer_name=signer_names.service_dns, keys=keys, lifetime=lifetime
+                signer_name=signer_names.service_dns,
+                keys=keys,
+                lifetime=lifetime,
+                forms=settings.name_forms(),
             ),
             {signer_names.service_dns_canarying_label: live},
         ),
@@ -144,6 +147,7 @@ def build_informers(
     ]
     services = Informer(client, resources.SERVICES, transform=objects.service_view)
     services.add_index(cache.NAMESPACE_INDEX, cache.by_namespace)
+    services.add_index(cache.ANCHOR_INDEX, cache.by_anchor)
     lease_informer = None
     if settings.sharding is not None:
         lease_informer = Informer(

@@ -8,9 +8,11 @@ heartbeat and the membership watcher, all in one TaskGroup. Cancellation (SIGTER
 stops everything cleanly.
 
 Event wiring: a PCR change enqueues its key; a Service change wakes the requests held on the
-Services of its namespace, a pod change those held on that pod (whatever a signer asked to be
-woken by, through `NotYet.wake_on`); a membership change re-enqueues every pending request and
-republishes bundles; a CTB change or pool reload republishes bundles.
+Services of its namespace, on that Service, or on its selector anchor before or after the
+change (`meshtool.api.selectors`: so a selector change re-decides only requests of pods that
+carry the old or new anchor pair); a pod change wakes those held on that pod (whatever a signer
+asked to be woken by, through `NotYet.wake_on`); a membership change re-enqueues every pending
+request and republishes bundles; a CTB change or pool reload republishes bundles.
 
 Each `Controller` has its own metrics registry, served at its `/metrics`; loops wait on the
 injected clock.
@@ -24,7 +26,7 @@ import logging
 import signal
 from typing import Any
 
-from meshtool.api import decisions, pcr, types, versions
+from meshtool.api import decisions, pcr, selectors, types, versions
 from meshtool.app import components
 from meshtool.app.health import HealthServer
 from meshtool.app.settings import ControllerSettings
@@ -189,8 +191,8 @@ class Controller:
         inf = self.informers
         for pcr_informer in inf.pcrs:
             pcr_informer.on_change(self._on_pcr)
-        services_in, pod = decisions.services_in, decisions.pod
-        inf.services.on_change(lambda key, old, new: self._wake(services_in(_namespace(key))))
+        pod = decisions.pod
+        inf.services.on_change(self._on_service)
         inf.pods.on_change(lambda key, old, new: self._wake(pod(*key.split("/", 1))))
         inf.bundles.on_change(lambda key, old, new: self.bundle_trigger.fire())
 
@@ -199,6 +201,12 @@ class Controller:
             self.reconciler.forget(key)
         elif not isinstance(new, types.Answered):
             self.queue.add(key)
+
+    def _on_service(
+        self, key: str, old: types.ServiceView | None, new: types.ServiceView | None
+    ) -> None:
+        for change in selectors.wakes(key, old, new):
+            self._wake(change)
 
     def _wake(self, change: decisions.WakeOn) -> None:
         for key in self.reconciler.wakeups.waiting_on(change):
@@ -272,7 +280,3 @@ class Controller:
     def _oldest_pending_age(self) -> float:
         created = [e.created_at for e in self._pending() if e.created_at is not None]
         return (self.clock.now() - min(created)).total_seconds() if created else 0.0
-
-
-def _namespace(key: str) -> str:
-    return key.partition("/")[0]

@@ -24,6 +24,7 @@ from typing import TypeVar
 
 from meshtool.api.types import KeyType
 from meshtool.sharding.leases import Identity
+from meshtool.signers.dnsforms import DEFAULT_CLUSTER_DOMAIN, NameForms
 from meshtool.signers.spiffe import DEFAULT_TRUST_DOMAIN
 
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -100,6 +101,18 @@ class ControllerSettings:
     spiffe: SignerSettings = field(default_factory=SignerSettings)
     pod_identity: SignerSettings = field(default_factory=SignerSettings)
     spiffe_trust_domain: str = flag(DEFAULT_TRUST_DOMAIN, "Trust domain of issued SPIFFE IDs.")
+    cluster_domain: str = flag(
+        DEFAULT_CLUSTER_DOMAIN, "The cluster's DNS domain, for the <name>.svc.<domain> form."
+    )
+    service_dns_cluster_domain_names: bool = flag(
+        False, "service-dns also certifies <name>.svc.<cluster domain> (a pod may opt out)."
+    )
+    service_dns_clusterset_domains: tuple[str, ...] = flag(
+        (),
+        "Comma-separated cross-cluster suffixes (clusterset.local): service-dns also certifies "
+        "<name>.svc.<suffix> (a pod may opt out).",
+        unset="none",
+    )
     accepted_key_types: tuple[str, ...] = flag(
         (), f"Comma-separated key types to accept: {', '.join(KEY_TYPES)}.", unset="all"
     )
@@ -154,7 +167,25 @@ class ControllerSettings:
         for failed, message in checks:
             if failed:
                 return message
-        return self._key_type_problem() or self._pool_problem()
+        return self._key_type_problem() or self._domain_problem() or self._pool_problem()
+
+    def name_forms(self) -> NameForms:
+        """The service-dns name forms these settings allow."""
+        return NameForms(
+            cluster_domain=self.cluster_domain,
+            cluster_domain_form=self.service_dns_cluster_domain_names,
+            clusterset_domains=self.service_dns_clusterset_domains,
+        )
+
+    def _domain_problem(self) -> str | None:
+        named = [("--cluster-domain", self.cluster_domain)]
+        named += [
+            ("--service-dns-clusterset-domains", d) for d in self.service_dns_clusterset_domains
+        ]
+        for flag_name, domain in named:
+            if not _DNS_SUBDOMAIN.match(domain) or domain in ("svc", "cluster-domain"):
+                return f"{flag_name}: {domain!r} must be a DNS domain (not svc, cluster-domain)"
+        return None
 
     def _key_type_problem(self) -> str | None:
         bad = [k for k in self.accepted_key_types if k not in KEY_TYPES]

@@ -3,7 +3,10 @@
 FILE may be a credential bundle (a PKCS#8 PRIVATE KEY block and its chain, as the kubelet writes
 it), a certificate chain, a trust bundle (only CA certificates) or a CA pool JSON. For each
 certificate it prints subject, issuer, serial, validity, key type and fingerprint, the CA flag,
-the SANs, the SPIFFE ID and the Kubernetes PodIdentity fields when present. Keys are described
+the SANs, the SPIFFE ID and the Kubernetes PodIdentity fields when present. When a DNS name is
+in one of the service-dns signer's other forms (a per-pod name under a headless Service, or a
+name under the cluster domain or a cross-cluster suffix), every DNS name is also explained
+(`meshtool.signers.dnsforms.describe`). Keys are described
 by type and public fingerprint only; key material is never printed.
 
 With `--trust-bundle`, it also verifies the chain against those anchors with
@@ -22,6 +25,7 @@ from cryptography import x509
 
 from meshtool import clock
 from meshtool.pki import capool, chain, keys, pem, podidentity
+from meshtool.signers import dnsforms
 
 _T = TypeVar("_T")
 _NOT_RECOGNISED = "not a credential bundle, certificate chain, trust bundle or CA pool"
@@ -113,6 +117,7 @@ def _san_lines(cert: x509.Certificate) -> list[str]:
     dns = san.get_values_for_type(x509.DNSName)
     uris = san.get_values_for_type(x509.UniformResourceIdentifier)
     lines = [f"  DNS:         {', '.join(dns)}"] if dns else []
+    lines += _name_form_lines(dns)
     lines += [f"  URI:         {', '.join(uris)}"] if uris else []
     spiffe = [uri for uri in uris if uri.startswith("spiffe://")]
     if len(spiffe) == 1 and len(uris) == 1:
@@ -120,6 +125,12 @@ def _san_lines(cert: x509.Certificate) -> list[str]:
     elif spiffe:
         lines.append("  SPIFFE ID:   none (an SVID has exactly one URI SAN)")
     return lines
+
+
+def _name_form_lines(dns: list[str]) -> list[str]:
+    described = {name: dnsforms.describe(name) for name in dns}
+    plain = all(" under " not in d and not d.startswith("pod ") for d in described.values())
+    return [] if plain else [f"    {name}: {d}" for name, d in described.items()]
 
 
 def _pod_identity_lines(cert: x509.Certificate) -> list[str]:

@@ -2,10 +2,13 @@
 
 The local control plane has no controller-manager, scheduler or kubelet, so nothing turns a
 Deployment into a running container. The demo does that part by hand, from the manifests
-themselves: each Deployment's pod template becomes one Pod bound to the demo node, and each
+themselves: each Deployment's or StatefulSet's pod template becomes one Pod `<name>-0` bound to
+the demo node (a StatefulSet's also gets `hostname` and `subdomain`, as the StatefulSet
+controller would set them, so it has its per-pod name under its headless Service), and each
 container becomes a local `meshtool` process run with the container's exact arguments, except
 that volume mount paths map to the kubelet simulator's folders, listen addresses move to free
-loopback ports, and clients get `--connect-to` so a `.svc` name reaches that loopback port.
+loopback ports, and clients get `--connect-to` so a `.svc` name (a Service's, or a pod's own
+name under its headless Service) reaches that loopback port.
 Everything here is pure: it reads YAML and returns plans.
 """
 
@@ -30,7 +33,7 @@ def load_documents(folder: Path) -> list[JSON]:
 
 @dataclass(frozen=True, slots=True)
 class Workload:
-    """One Deployment's pod, as the demo will create and run it."""
+    """One Deployment's (or StatefulSet's) pod, as the demo will create and run it."""
 
     namespace: str
     deployment: str
@@ -49,10 +52,13 @@ class Workload:
 def workloads(docs: Iterable[JSON], *, node: str) -> list[Workload]:
     found = []
     for doc in docs:
-        if doc.get("kind") != "Deployment":
+        if doc.get("kind") not in ("Deployment", "StatefulSet"):
             continue
         meta, template = doc["metadata"], doc["spec"]["template"]
         namespace = meta.get("namespace", "default")
+        spec = {**template["spec"], "nodeName": node}
+        if doc["kind"] == "StatefulSet":
+            spec |= {"hostname": f"{meta['name']}-0", "subdomain": doc["spec"]["serviceName"]}
         pod = {
             "apiVersion": "v1",
             "kind": "Pod",
@@ -61,7 +67,7 @@ def workloads(docs: Iterable[JSON], *, node: str) -> list[Workload]:
                 "namespace": namespace,
                 "labels": dict(template["metadata"].get("labels") or {}),
             },
-            "spec": {**template["spec"], "nodeName": node},
+            "spec": spec,
         }
         found.append(Workload(namespace, meta["name"], pod, list(template["spec"]["containers"])))
     return found
@@ -77,6 +83,13 @@ class ServicePort:
     @property
     def host(self) -> str:
         return f"{self.name}.{self.namespace}.svc"
+
+    def hosts(self, workload: Workload) -> set[str]:
+        """The names by which this port reaches `workload`'s pod: the Service's, and the pod's
+        own `<hostname>.<service>.<namespace>.svc` when its subdomain is this Service."""
+        spec = workload.pod["spec"]
+        own = spec.get("subdomain") == self.name and spec.get("hostname")
+        return {self.host, f"{spec['hostname']}.{self.host}"} if own else {self.host}
 
 
 def service_ports(docs: Iterable[JSON]) -> list[ServicePort]:

@@ -70,13 +70,12 @@ def connect_to(
     host_port = url.split("://", 1)[-1].split("/", 1)[0]
     host, _, port = host_port.partition(":")
     service_port = int(port or 443)
-    for svc in services:
-        if svc.host != host or svc.port != service_port:
-            continue
+    for svc in (s for s in services if s.port == service_port):
         for server in servers:
-            if server.workload.namespace == svc.namespace and manifests.selects(
-                svc.selector, server.workload.labels
-            ):
+            w = server.workload
+            if w.namespace != svc.namespace or host not in svc.hosts(w):
+                continue
+            if manifests.selects(svc.selector, w.labels):
                 return ["--connect-to", f"{host}:{service_port}:127.0.0.1:{server.port}"]
     raise RuntimeError(f"no local server behind {url}")
 

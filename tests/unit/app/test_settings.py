@@ -75,3 +75,33 @@ def test_the_refresh_fraction_reaches_every_signer_and_is_validated() -> None:
     assert [s.signer.lifetime.refresh_fraction for s in setups] == [0.1, 0.1]
     bad = ControllerSettings(service_dns=settings.service_dns, refresh_fraction=1.0)
     assert bad.validate() == "--refresh-fraction must be between 0 and 1"
+
+
+@pytest.mark.parametrize(
+    ("changes", "problem"),
+    [
+        ({"cluster_domain": "Not A Domain"}, "--cluster-domain: 'Not A Domain'"),
+        ({"service_dns_clusterset_domains": ("ok.local", "bad_")}, "clusterset-domains: 'bad_'"),
+        ({"service_dns_clusterset_domains": ("svc",)}, "clusterset-domains: 'svc'"),
+    ],
+)
+def test_name_form_domains_are_validated(changes: dict[str, object], problem: str) -> None:
+    settings = dataclasses.replace(USABLE, **changes)  # type: ignore[arg-type]
+    found = settings.validate()
+    assert found is not None and problem in found
+
+
+def test_name_forms_come_from_the_settings() -> None:
+    settings = dataclasses.replace(
+        USABLE,
+        cluster_domain="corp.example",
+        service_dns_cluster_domain_names=True,
+        service_dns_clusterset_domains=("clusterset.local",),
+    )
+    assert settings.validate() is None
+    assert settings.name_forms().allowed == {
+        "svc": "",
+        "cluster-domain": ".corp.example",
+        "clusterset.local": ".clusterset.local",
+    }
+    assert ControllerSettings().name_forms().allowed == {"svc": ""}

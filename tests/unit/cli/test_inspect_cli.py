@@ -229,3 +229,23 @@ def test_odd_identities_are_reported(tmp_path: pathlib.Path, pool: capool.CAPool
     assert "  SPIFFE ID:   none (an SVID has exactly one URI SAN)\n" in output
     assert "  PodIdentity: present but malformed (PodIdentity: not a SEQUENCE)\n" in output
     assert "  key:         ECDSAP384 SHA256:" in output
+
+
+def test_service_dns_name_forms_are_explained(
+    tmp_path: pathlib.Path, pool: capool.CAPool, key: ec.EllipticCurvePrivateKey
+) -> None:
+    names = ("db-0.db.shop.svc", "db.shop.svc", "db.shop.svc.clusterset.local")
+    result = issue.issue_leaf(
+        public_key=key.public_key(),
+        profile=issue.LeafProfile(dns_names=names),
+        max_expiration_seconds=3600,
+        ca=pool.signing_ca,
+        clock=clock.SystemClock(),
+    )
+    assert isinstance(result, issue.IssuedLeaf)
+    output = run(write(tmp_path, "chain.pem", result.chain_pem)).stdout
+    assert "  DNS:         db-0.db.shop.svc, db.shop.svc, db.shop.svc.clusterset.local" in output
+    assert "    db-0.db.shop.svc: pod db-0 of headless Service db in namespace shop" in output
+    assert "    db.shop.svc: Service db in namespace shop" in output
+    multi = "    db.shop.svc.clusterset.local: Service db in namespace shop, under .svc.clusterset."
+    assert multi + "local" in output

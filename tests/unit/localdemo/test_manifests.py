@@ -42,6 +42,7 @@ def test_example_deployments_become_pods_on_the_demo_node():
     assert {w.namespace for w in workloads} == {
         "service-dns-unauth-client",
         "service-dns-spiffe-client",
+        "service-dns-statefulset",
         "spiffe-mtls",
     }
     for w in workloads:
@@ -54,3 +55,22 @@ def test_example_deployments_become_pods_on_the_demo_node():
             for w in servers
             if w.namespace == svc.namespace and manifests.selects(svc.selector, w.labels)
         ]
+
+
+def test_a_statefulset_pod_has_its_per_pod_name_and_clients_reach_it():
+    docs = manifests.load_documents(REPO / "example-manifests")
+    [server] = [
+        w
+        for w in manifests.workloads(docs, node="n")
+        if (w.namespace, w.deployment) == ("service-dns-statefulset", "server")
+    ]
+    assert server.pod_name == "server-0"
+    assert (server.pod["spec"]["hostname"], server.pod["spec"]["subdomain"]) == (
+        "server-0",
+        "server",
+    )
+    [port] = [p for p in manifests.service_ports(docs) if p.namespace == server.namespace]
+    assert port.hosts(server) == {
+        "server.service-dns-statefulset.svc",
+        "server-0.server.service-dns-statefulset.svc",
+    }

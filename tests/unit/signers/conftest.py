@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from meshtool.api import selectors
 from meshtool.api.types import NodeView, PodView, ServiceAccountView, ServiceView
 from meshtool.clock import FakeClock
 from meshtool.pki import capool
@@ -27,6 +28,14 @@ class FakeView:
 
     def services(self, namespace: str) -> Iterable[ServiceView]:
         return [s for s in self.service_list if s.namespace == namespace]
+
+    def service(self, namespace: str, name: str) -> ServiceView | None:
+        found = (s for s in self.service_list if (s.namespace, s.name) == (namespace, name))
+        return next(found, None)
+
+    def services_selecting(self, pod: PodView) -> Iterable[ServiceView]:
+        """A scan: the reference the indexed `ClusterCache` lookup is tested against."""
+        return [s for s in self.service_list if selectors.selects(s, pod)]
 
     def service_account(self, namespace: str, name: str) -> ServiceAccountView | None:
         found = (s for s in self.service_accounts if (s.namespace, s.name) == (namespace, name))
