@@ -219,6 +219,18 @@ def new_pool(
     return CAPool((ca,))
 
 
+def key_type_of(key: SigningKey) -> str:
+    """The `KEY_TYPES` name that regenerates a key like `key` (ECDSA P-256 for any other)."""
+    return "ed25519" if isinstance(key, ed25519.Ed25519PrivateKey) else "ecdsa-p256"
+
+
+def name_of(ca: CA) -> str:
+    """The signer name in a CN made by `generate_ca` ("<name> CA <id>"), else the CN."""
+    cns = ca.issuer_cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    cn = str(cns[0].value) if cns else ""
+    return cn.rsplit(" CA ", 1)[0] if " CA " in cn else cn
+
+
 def _generate_key(key_type: str) -> SigningKey:
     if key_type == "ed25519":
         return ed25519.Ed25519PrivateKey.generate()

@@ -88,12 +88,13 @@ _GO_ESCAPES = {
 }
 
 
-def load(data: bytes | str, *, clock: Clock) -> CAPool:
-    """Parse and validate pool JSON; raises `CAPoolError` naming the CA id and field."""
+def load(data: bytes | str, *, clock: Clock, allow_expired: bool = False) -> CAPool:
+    """Parse and validate pool JSON; raises `CAPoolError` naming the CA id and field.
+    `allow_expired` accepts an expired signing CA (for inspecting, never for signing)."""
     entries = _entries(_json(data))
     pool = CAPool(tuple(_load_ca(entry, index) for index, entry in enumerate(entries)))
     signing = pool.signing_ca
-    if signing.not_after <= clock.now():
+    if not allow_expired and signing.not_after <= clock.now():
         raise CAPoolError(
             f"{label(signing.id)}: {_expiring_field(signing)}: the signing CA expired at "
             f"{signing.not_after.isoformat()}"

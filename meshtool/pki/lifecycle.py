@@ -11,7 +11,8 @@ Invariants: exactly one active CA, always first (the Go tool signs with `cas[0]`
 drops a CA other than the one `remove` names; each is idempotent where that makes sense
 (activating the active CA, retiring a retired one, marking a published CA published again
 return the pool unchanged), so a writer that lost a race re-applies it to the fresh pool safely.
-Refusals raise `LifecycleError` with one sentence for the operator. No I/O, no clock reads.
+Refusals raise `LifecycleError` with one sentence for the operator. `make_successor`
+generates a CA (reading the injected clock); everything else is pure. No I/O.
 """
 
 from __future__ import annotations
@@ -19,7 +20,21 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
-from meshtool.pki.ca import CA, CAPool, CAPoolError, CAState, Role, label
+from cryptography import x509
+
+from meshtool.clock import Clock
+from meshtool.pki import constraints as name_constraints
+from meshtool.pki.ca import (
+    CA,
+    CAPool,
+    CAPoolError,
+    CAState,
+    Role,
+    generate_ca,
+    key_type_of,
+    label,
+    name_of,
+)
 
 MAX_LEAF_LIFETIME = dt.timedelta(hours=24, minutes=5)
 """The longest leaf a CA can have signed that is still valid after it stopped signing: the
@@ -142,3 +157,27 @@ def next_id(pool: CAPool) -> str:
     while str(candidate) in used:
         candidate += 1
     return str(candidate)
+
+
+def make_successor(
+    pool: CAPool,
+    *,
+    clock: Clock,
+    ca_id: str | None = None,
+    key_type: str | None = None,
+    validity: dt.timedelta | None = None,
+    parent: CA | None = None,
+    constraints: x509.NameConstraints | None = None,
+) -> CA:
+    """A new CA like the active one (name, key type, lifetime, name constraints) unless told
+    otherwise; with `parent`, an intermediate of that (offline) CA."""
+    active = pool.cas[0]
+    return generate_ca(
+        ca_id=ca_id or next_id(pool),
+        name=name_of(active),
+        key_type=key_type or key_type_of(active.signing_key),
+        clock=clock,
+        validity=validity or (active.not_after - active.not_before),
+        parent=parent,
+        constraints=constraints or name_constraints.of(active.issuer_cert),
+    )
