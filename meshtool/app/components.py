@@ -32,6 +32,8 @@ class SignerSetup:
     signer: Signer
     labels: dict[str, str]
     watcher: PoolWatcher
+    secret: tuple[str, str] | None = None
+    """(namespace, name) of the pool Secret, when rotation may read and update it."""
 
     def bundle_spec(self) -> BundleSpec:
         return BundleSpec(self.signer.signer_name, self.labels, self.watcher.pool)
@@ -83,7 +85,7 @@ def build_signers(
             metrics=metrics,
             on_change=on_pool_change,
         )
-        setups.append(SignerSetup(signer, labels, watcher))
+        setups.append(SignerSetup(signer, labels, watcher, signer_settings.secret()))
     return setups
 
 

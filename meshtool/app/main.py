@@ -12,6 +12,11 @@ Services of its namespace, a pod change those held on that pod (whatever a signe
 woken by, through `NotYet.wake_on`); a membership change re-enqueues every pending request and
 republishes bundles; a CTB change or pool reload republishes bundles.
 
+CA rotation: each signer with a pool Secret gets a `rotation.Rotator`, which observes the
+published roots (`published.PublishedRoots`, from the CTB cache) and the CA ids every live
+replica announces on its Lease (`published.LOADED_ANNOTATION`, written by our heartbeat). The
+same published roots gate issuance: no leaf is signed by a CA the bundles do not carry yet.
+
 Each `Controller` has its own metrics registry, served at its `/metrics`; loops wait on the
 injected clock.
 """
@@ -20,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import signal
 from typing import Any
@@ -29,10 +35,21 @@ from meshtool.app import components
 from meshtool.app.health import HealthServer
 from meshtool.app.settings import ControllerSettings
 from meshtool.clock import Clock, SystemClock
-from meshtool.controllers import cache, events, podcert, status, trustbundle
+from meshtool.controllers import (
+    cache,
+    events,
+    podcert,
+    poolstore,
+    published,
+    rotation,
+    status,
+    trustbundle,
+)
 from meshtool.controllers.metrics import Metrics
 from meshtool.kube.client import KubeClient
 from meshtool.kube.resources import cluster_trust_bundles, pod_certificate_requests
+from meshtool.pki import capool
+from meshtool.pki import rotation as rotation_plan
 from meshtool.runtime import controller, trigger, workqueue
 from meshtool.sharding import membership
 
@@ -131,8 +148,13 @@ class Controller:
             service_accounts=inf.service_accounts,
             nodes=inf.nodes,
         )
+        self.published = published.PublishedRoots(inf.bundles.values)
         self.membership = self._membership()
+        self.recorder = events.EventRecorder(
+            self.client, clock=self.clock, instance=self.membership.me, metrics=self.metrics
+        )
         self.reconciler = self._reconciler()
+        self.rotators = [self._rotator(s) for s in self.setups if s.secret is not None]
         self.publisher = trustbundle.Publisher(
             client=self.client,
             resource=cluster_trust_bundles(ctb_version),
@@ -155,14 +177,52 @@ class Controller:
                 heartbeat=self.settings.lease_heartbeat,
                 duration_seconds=self.settings.lease_duration_seconds,
             ),
+            annotations=lambda: published.loaded_annotation(
+                {s.signer.signer_name: s.watcher.pool for s in self.setups}
+            ),
+        )
+
+    def _rotator(self, setup: components.SignerSetup) -> rotation.Rotator:
+        assert setup.secret is not None
+        settings, name = self.settings, setup.signer.signer_name
+        namespace, secret = setup.secret
+        return rotation.Rotator(
+            signer_name=name,
+            store=poolstore.SecretStore(self.client, namespace, secret, clock=self.clock),
+            loaded=lambda: setup.watcher.pool,
+            observe=lambda pool: self._observe(name, pool),
+            owns=self.membership.owns,
+            policy=rotation_plan.Policy(
+                rotate_at=settings.ca_rotate_at,
+                propagation_delay=dt.timedelta(seconds=settings.ca_propagation_delay),
+            ),
+            clock=self.clock,
+            metrics=self.metrics,
+            warn=self._warn_on_own_pod,
+            enabled=not settings.disable_ca_rotation,
+            timing=rotation.Timing(interval=settings.ca_rotation_interval),
+        )
+
+    def _observe(self, signer_name: str, pool: capool.CAPool) -> rotation_plan.Observations:
+        announced = self.membership.announced(published.LOADED_ANNOTATION)
+        return rotation_plan.Observations(
+            published=self.published.ids(signer_name, pool),
+            loaded={r: published.loaded_ids(v, signer_name) for r, v in announced.items()},
+        )
+
+    async def _warn_on_own_pod(self, reason: str, message: str) -> None:
+        me = self.settings.sharding
+        if me is None:
+            return  # no Pod of our own to post on; the log line and the metric remain
+        regarding = {"apiVersion": "v1", "kind": "Pod", "namespace": me.namespace}
+        regarding |= {"name": me.pod_name} | ({"uid": me.pod_uid} if me.pod_uid else {})
+        await self.recorder.post(
+            regarding, type_="Warning", reason=reason, action="RotateCA", note=message
         )
 
     def _reconciler(self) -> podcert.PodCertReconciler:
-        recorder = events.EventRecorder(
-            self.client, clock=self.clock, instance=self.membership.me, metrics=self.metrics
-        )
         writer = status.StatusWriter(
-            client=self.client, recorder=recorder, clock=self.clock, metrics=self.metrics
+            client=self.client, recorder=self.recorder, clock=self.clock, metrics=self.metrics
         )
         watchers = {s.signer.signer_name: s.watcher for s in self.setups}
         return podcert.PodCertReconciler(
@@ -179,6 +239,7 @@ class Controller:
                 mismatch_grace=self.settings.identity_mismatch_grace,
             ),
             legacy_reader=self._read_legacy if self.legacy_served else None,
+            may_sign=self.published.carries,
         )
 
     async def _read_legacy(self, request: types.PodCertRequest) -> types.PodCertRequest:
@@ -232,6 +293,8 @@ class Controller:
                 name="trust-bundles",
             )
         )
+        for rotator in self.rotators:
+            group.create_task(rotator.run())
         group.create_task(
             controller.run_workers(
                 self.queue,
