@@ -195,6 +195,7 @@ class Controller:
             policy=rotation_plan.Policy(
                 rotate_at=settings.ca_rotate_at,
                 propagation_delay=dt.timedelta(seconds=settings.ca_propagation_delay),
+                removal_delay=dt.timedelta(seconds=settings.ca_removal_delay),
             ),
             clock=self.clock,
             metrics=self.metrics,

@@ -141,6 +141,11 @@ class ControllerSettings:
         "Seconds a successor is published before it may sign: the kubelet's 5-minute "
         "trust bundle cache plus jitter.",
     )
+    ca_removal_delay: float = flag(
+        86700.0,
+        "Seconds after retirement a CA is removed: the longest leaf it can have signed "
+        "(24 h) plus the backdate.",
+    )
     ca_rotation_interval: float = flag(
         30.0, "Seconds between CA rotation checks (one GET of each pool Secret by its owner)."
     )

@@ -115,7 +115,9 @@ def retire(pool: CAPool, ca_id: str, now: dt.datetime) -> CAPool:
     return _replace(materialize(pool), _with(target, state))
 
 
-def leaves_valid_until(pool: CAPool, ca: CA) -> dt.datetime | None:
+def leaves_valid_until(
+    pool: CAPool, ca: CA, max_leaf: dt.timedelta = MAX_LEAF_LIFETIME
+) -> dt.datetime | None:
     """Until when a leaf `ca` signed may still be valid; None: it may sign now (active) or it
     is not known when it stopped. A CA that never signed gives its preparation time."""
     state = _state(pool, ca)
@@ -124,7 +126,7 @@ def leaves_valid_until(pool: CAPool, ca: CA) -> dt.datetime | None:
     if state.activated_at is None and state.prepared_at is not None:
         return state.prepared_at  # prepared, perhaps retired, never active: signed nothing
     if state.role is Role.RETIRED and state.retired_at is not None:
-        return min(state.retired_at + MAX_LEAF_LIFETIME, ca.not_after)
+        return min(state.retired_at + max_leaf, ca.not_after)
     return ca.not_after  # unknown history: issuance never outlives the CA
 
 

@@ -32,6 +32,8 @@ class Policy:
     rotate_at: float = 0.5
     """Fraction of the active CA's lifetime after which a successor is prepared."""
     propagation_delay: dt.timedelta = dt.timedelta(minutes=10)
+    removal_delay: dt.timedelta = lifecycle.MAX_LEAF_LIFETIME
+    """How long after retirement a CA may still have valid leaves (24 h cap + backdate)."""
     stuck_after: dt.timedelta = dt.timedelta(hours=1)
     """How long past its due time a step may wait before rotation counts as stuck."""
 
@@ -90,7 +92,7 @@ def successor(pool: CAPool) -> CA | None:
 
 
 def next_step(pool: CAPool, now: dt.datetime, seen: Observations, policy: Policy) -> Step:
-    removable = _removable(pool, now)
+    removable = _removable(pool, now, policy)
     if removable is not None:
         return Remove(removable.id)
     nxt = successor(pool)
@@ -99,11 +101,9 @@ def next_step(pool: CAPool, now: dt.datetime, seen: Observations, policy: Policy
     return _promote(nxt, now, seen, policy)
 
 
-def _removable(pool: CAPool, now: dt.datetime) -> CA | None:
+def _removable(pool: CAPool, now: dt.datetime, policy: Policy) -> CA | None:
     for ca in pool.cas[1:]:
-        if ca.state is None or ca.state.role is not Role.RETIRED or ca.state.retired_at is None:
-            continue
-        until = lifecycle.leaves_valid_until(pool, ca)
+        until = _removal_time(pool, ca, policy)
         if until is not None and until <= now:
             return ca
     return None
@@ -113,15 +113,15 @@ def _prepare_or_wait(pool: CAPool, now: dt.datetime, policy: Policy) -> Step:
     due = prepare_due(pool.cas[0], policy)
     if now >= due:
         return Prepare(key_type_of=pool.cas[0].id)
-    retired = [_removal_time(pool, ca) for ca in pool.cas[1:]]
+    retired = [_removal_time(pool, ca, policy) for ca in pool.cas[1:]]
     until = min([due, *(t for t in retired if t is not None)])
     return Wait(until, f"the active CA reaches {policy.rotate_at:.0%} of its life", due=due)
 
 
-def _removal_time(pool: CAPool, ca: CA) -> dt.datetime | None:
+def _removal_time(pool: CAPool, ca: CA, policy: Policy) -> dt.datetime | None:
     if ca.state is None or ca.state.role is not Role.RETIRED or ca.state.retired_at is None:
         return None
-    return lifecycle.leaves_valid_until(pool, ca)
+    return lifecycle.leaves_valid_until(pool, ca, policy.removal_delay)
 
 
 def _promote(nxt: CA, now: dt.datetime, seen: Observations, policy: Policy) -> Step:
@@ -155,5 +155,6 @@ def apply(pool: CAPool, step: Step, now: dt.datetime, new_ca: CA | None = None) 
     if isinstance(step, Activate):
         return lifecycle.activate(pool, step.ca_id, now)
     if isinstance(step, Remove):
-        return lifecycle.remove(pool, step.ca_id, now)
+        # The machine decided by its own removal delay; lifecycle's default bound is 24 h.
+        return lifecycle.remove(pool, step.ca_id, now, force=True)
     return pool

@@ -34,6 +34,7 @@ README_FLAGS = [
     "--ca-rotate-at",
     "--ca-propagation-delay",
     "--ca-rotation-interval",
+    "--ca-removal-delay",
     "--pod-identity-ca-pool",
     "--signer-domain",
     "--accepted-key-types",
