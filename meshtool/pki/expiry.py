@@ -1,7 +1,8 @@
 """Expiry you can see coming: the warnings a pool deserves, as sentences, from pure inputs.
 
 A pool warrants a warning when its active CA has expired, or expires within `horizon` (30
-days) with no successor prepared, when rotation is stuck (`rotation.stuck`), or when a prepared
+days) with no successor prepared although rotation was due (so a CA shorter-lived than 60 days
+does not warn from its first day), when rotation is stuck (`rotation.stuck`), or when a prepared
 CA's root is not in the published bundles. `meshtool ca status`, the controller's Warning Events
 and its metrics all use these same rules. No I/O, no clock reads.
 """
@@ -34,7 +35,11 @@ def warnings(
     found: list[tuple[str, str]] = []
     if active.not_after <= now:
         found.append((EXPIRED, f'the active CA "{active.id}" expired at {active.not_after:%F %T}Z'))
-    elif active.not_after - now < horizon and rotation.successor(pool) is None:
+    elif (
+        active.not_after - now < horizon
+        and now >= rotation.prepare_due(active, policy)
+        and rotation.successor(pool) is None
+    ):
         days = (active.not_after - now) / dt.timedelta(days=1)
         found.append(
             (EXPIRING, f'the active CA "{active.id}" expires in {days:.1f} days with no successor')

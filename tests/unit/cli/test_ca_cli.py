@@ -29,11 +29,12 @@ def close_stray_event_loop() -> None:
         asyncio.get_event_loop_policy().get_event_loop().close()
 
 
-def pool_file(tmp_path: pathlib.Path, days: int = 365) -> pathlib.Path:
+def pool_file(tmp_path: pathlib.Path, days: int = 365, age: int = 0) -> pathlib.Path:
     path = tmp_path / "pool.json"
+    made = clock.FakeClock(dt.datetime.now(dt.UTC) - dt.timedelta(days=age))
     ca = capool.generate_ca(
-        ca_id="1", name="row-major.net/spiffe", clock=clock.SystemClock(),
-        validity=dt.timedelta(days=days),
+        ca_id="1", name="row-major.net/spiffe", clock=made,
+        validity=dt.timedelta(days=days + age),
     )  # fmt: skip
     path.write_bytes(capool.dump(capool.CAPool((ca,))))
     return path
@@ -76,7 +77,7 @@ def test_retire_the_active_ca_is_refused(tmp_path: pathlib.Path) -> None:
 
 
 def test_status_warns_about_an_active_ca_expiring_without_successor(tmp_path: pathlib.Path) -> None:
-    path = pool_file(tmp_path, days=10)
+    path = pool_file(tmp_path, days=10, age=12)  # past half its life, 10 days left
 
     result = run("ca", "--file", str(path), "status")
 
