@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import logging
 import signal
 from typing import Any
@@ -35,21 +34,10 @@ from meshtool.app import components
 from meshtool.app.health import HealthServer
 from meshtool.app.settings import ControllerSettings
 from meshtool.clock import Clock, SystemClock
-from meshtool.controllers import (
-    cache,
-    events,
-    podcert,
-    poolstore,
-    published,
-    rotation,
-    status,
-    trustbundle,
-)
+from meshtool.controllers import cache, events, podcert, published, status, trustbundle
 from meshtool.controllers.metrics import Metrics
 from meshtool.kube.client import KubeClient
 from meshtool.kube.resources import cluster_trust_bundles, pod_certificate_requests
-from meshtool.pki import capool
-from meshtool.pki import rotation as rotation_plan
 from meshtool.runtime import controller, trigger, workqueue
 from meshtool.sharding import membership
 
@@ -154,7 +142,20 @@ class Controller:
             self.client, clock=self.clock, instance=self.membership.me, metrics=self.metrics
         )
         self.reconciler = self._reconciler()
-        self.rotators = [self._rotator(s) for s in self.setups if s.secret is not None]
+        self.rotators = [
+            components.build_rotator(
+                setup,
+                settings=self.settings,
+                client=self.client,
+                clock=self.clock,
+                metrics=self.metrics,
+                members=self.membership,
+                roots=self.published,
+                warn=components.own_pod_warner(self.settings, self.recorder),
+            )
+            for setup in self.setups
+            if setup.secret is not None
+        ]
         self.publisher = trustbundle.Publisher(
             client=self.client,
             resource=cluster_trust_bundles(ctb_version),
@@ -180,45 +181,6 @@ class Controller:
             annotations=lambda: published.loaded_annotation(
                 {s.signer.signer_name: s.watcher.pool for s in self.setups}
             ),
-        )
-
-    def _rotator(self, setup: components.SignerSetup) -> rotation.Rotator:
-        assert setup.secret is not None
-        settings, name = self.settings, setup.signer.signer_name
-        namespace, secret = setup.secret
-        return rotation.Rotator(
-            signer_name=name,
-            store=poolstore.SecretStore(self.client, namespace, secret, clock=self.clock),
-            loaded=lambda: setup.watcher.pool,
-            observe=lambda pool: self._observe(name, pool),
-            owns=self.membership.owns,
-            policy=rotation_plan.Policy(
-                rotate_at=settings.ca_rotate_at,
-                propagation_delay=dt.timedelta(seconds=settings.ca_propagation_delay),
-                removal_delay=dt.timedelta(seconds=settings.ca_removal_delay),
-            ),
-            clock=self.clock,
-            metrics=self.metrics,
-            warn=self._warn_on_own_pod,
-            enabled=not settings.disable_ca_rotation,
-            timing=rotation.Timing(interval=settings.ca_rotation_interval),
-        )
-
-    def _observe(self, signer_name: str, pool: capool.CAPool) -> rotation_plan.Observations:
-        announced = self.membership.announced(published.LOADED_ANNOTATION)
-        return rotation_plan.Observations(
-            published=self.published.ids(signer_name, pool),
-            loaded={r: published.loaded_ids(v, signer_name) for r, v in announced.items()},
-        )
-
-    async def _warn_on_own_pod(self, reason: str, message: str) -> None:
-        me = self.settings.sharding
-        if me is None:
-            return  # no Pod of our own to post on; the log line and the metric remain
-        regarding = {"apiVersion": "v1", "kind": "Pod", "namespace": me.namespace}
-        regarding |= {"name": me.pod_name} | ({"uid": me.pod_uid} if me.pod_uid else {})
-        await self.recorder.post(
-            regarding, type_="Warning", reason=reason, action="RotateCA", note=message
         )
 
     def _reconciler(self) -> podcert.PodCertReconciler:

@@ -25,14 +25,12 @@ from pathlib import Path
 from typing import TypeVar
 
 import click
-from cryptography.hazmat.primitives.serialization import Encoding
 
 from meshtool import clock
-from meshtool.api import trustbundle, versions
+from meshtool.cli.castatus import published, status_lines
 from meshtool.controllers import poolstore
-from meshtool.kube import resources
 from meshtool.kube.client import KubeClient
-from meshtool.pki import capool, constraints, expiry, keys, lifecycle
+from meshtool.pki import capool, constraints, expiry, lifecycle
 from meshtool.pki.capool import CAPool
 
 _T = TypeVar("_T")
@@ -105,79 +103,6 @@ def ca_group(
 ) -> None:
     """See and change a CA pool's lifecycle (prepare, activate, retire, remove, rotate)."""
     ctx.obj = Target(file, namespace, name, kubeconfig, context)
-
-
-async def published(client: KubeClient | None, pool: CAPool) -> dict[str, list[str]] | None:
-    """CA id -> names of the ClusterTrustBundles carrying its root (None: not looked at)."""
-    if client is None:
-        return None
-    served = {
-        v: await client.served_resources(f"certificates.k8s.io/{v}") or set()
-        for v in versions.PREFERENCE
-    }
-    version = versions.choose(served, versions.CLUSTERTRUSTBUNDLES)
-    if version is None:
-        return None
-    bundles = await client.list(resources.cluster_trust_bundles(version))
-    found: dict[str, list[str]] = {ca.id: [] for ca in pool.cas}
-    for obj in bundles.items:
-        bundle = trustbundle.parse(obj)
-        ders = set(trustbundle.certificates_der(bundle.pem))
-        for ca in pool.cas:
-            if keys_der(ca) in ders:
-                found[ca.id].append(bundle.name)
-    return found
-
-
-def keys_der(ca: capool.CA) -> bytes:
-    return ca.root.public_bytes(Encoding.DER)
-
-
-def status_lines(pool: CAPool, now: dt.datetime, carried: dict[str, list[str]] | None) -> list[str]:
-    lines = []
-    for ca in pool.cas:
-        state = ca.state
-        since = ""
-        if state is not None:
-            times = [
-                ("prepared", state.prepared_at),
-                ("published", state.published_at),
-                ("activated", state.activated_at),
-                ("retired", state.retired_at),
-            ]
-            since = "; ".join(f"{n} {capool.format_time(t)}" for n, t in times if t)
-        role = f"{pool.role(ca)}{'' if state else ' (inferred)'}"
-        lines.append(f'CA "{ca.id}": {role}{f" ({since})" if since else ""}')
-        lines.append(f"  key:       {keys.describe(ca.signing_key)}")
-        lines.append(f"  subject:   {ca.issuer_cert.subject.rfc4514_string() or '(empty)'}")
-        if ca.intermediates:
-            lines.append(f"  root:      {ca.root.subject.rfc4514_string() or '(empty)'} (offline)")
-        mark = " EXPIRED" if ca.not_after <= now else ""
-        lines.append(
-            f"  validity:  {ca.not_before.isoformat()} .. {ca.not_after.isoformat()}{mark}"
-        )
-        if carried is not None:
-            lines.append(f"  published: {', '.join(carried[ca.id]) or 'in no ClusterTrustBundle'}")
-    return lines
-
-
-@ca_group.command("status")
-@click.pass_obj
-def status(target: Target) -> None:
-    """Every CA of the pool, what the published bundles carry, and warnings."""
-
-    async def show(store: poolstore.PoolStore, client: KubeClient | None) -> None:
-        pool = (await store.read()).pool
-        carried = await published(client, pool)
-        now = clock.SystemClock().now()
-        click.echo(f"CA pool in {store.where}: {len(pool.cas)} CA(s)")
-        for line in status_lines(pool, now, carried):
-            click.echo(line)
-        ids = frozenset(i for i, names in carried.items() if names) if carried else None
-        for _, message in expiry.warnings(pool, now, published=ids):
-            click.echo(f"warning: {message}")
-
-    target.run(show)
 
 
 Action = Callable[[poolstore.PoolStore, KubeClient | None], Awaitable[None]]
@@ -273,6 +198,25 @@ class NewCA:
             return lifecycle.prepare(pool, made[0], _now())
 
         return transition
+
+
+@ca_group.command("status")
+@click.pass_obj
+def status(target: Target) -> None:
+    """Every CA of the pool, what the published bundles carry, and warnings."""
+
+    async def show(store: poolstore.PoolStore, client: KubeClient | None) -> None:
+        pool = (await store.read()).pool
+        carried = await published(client, pool)
+        now = clock.SystemClock().now()
+        click.echo(f"CA pool in {store.where}: {len(pool.cas)} CA(s)")
+        for line in status_lines(pool, now, carried):
+            click.echo(line)
+        ids = frozenset(i for i, names in carried.items() if names) if carried else None
+        for _, message in expiry.warnings(pool, now, published=ids):
+            click.echo(f"warning: {message}")
+
+    target.run(show)
 
 
 @ca_group.command("prepare")
