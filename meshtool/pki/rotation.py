@@ -13,7 +13,9 @@ The steps, in the order they can happen for one rotation:
 Otherwise the answer is `Wait(until, reason)`: `until` is when time alone changes the answer
 (None: only an observation can). A successor is never activated before the published bundles
 carry it, so no leaf is signed by a CA a verifier does not trust yet. CAs without a recorded
-history (pools from the Go tool) are never removed automatically. `stuck` says whether a
+history (pools from the Go tool) are never removed automatically. An intermediate CA is never
+succeeded automatically (its root's key is offline): the machine waits for an operator's
+`meshtool ca rotate --parent-pool`, and that wait turns into a stuck warning. `stuck` says whether a
 rotation has waited long past when it should have finished. No I/O, no clock reads.
 """
 
@@ -111,6 +113,10 @@ def _removable(pool: CAPool, now: dt.datetime, policy: Policy) -> CA | None:
 
 def _prepare_or_wait(pool: CAPool, now: dt.datetime, policy: Policy) -> Step:
     due = prepare_due(pool.cas[0], policy)
+    if now >= due and pool.cas[0].intermediates:
+        # Its root's key is kept offline: only an operator can sign a successor.
+        why = "an operator to prepare a successor (meshtool ca rotate --parent-pool ROOT)"
+        return Wait(None, why, due=due)
     if now >= due:
         return Prepare(key_type_of=pool.cas[0].id)
     retired = [_removal_time(pool, ca, policy) for ca in pool.cas[1:]]

@@ -181,3 +181,15 @@ def test_a_lost_race_re_applies_and_keeps_the_rivals_ca(tmp_path: pathlib.Path) 
     assert store.raced
     assert [ca.id for ca in result.pool.cas] == ["1", "rival", "mine"]
     assert roles(path) == [("1", Role.ACTIVE), ("rival", Role.PREPARED), ("mine", Role.PREPARED)]
+
+
+def test_inspect_shows_an_expired_pool_clearly_marked(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "pool.json"
+    past = clock.FakeClock(dt.datetime(2020, 1, 1, tzinfo=dt.UTC))
+    path.write_bytes(capool.dump(capool.new_pool(ca_id="1", name="n", clock=past)))
+
+    result = run("inspect", str(path))
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith('CA pool: 1 CA(s)\nEXPIRED: the signing CA "1" expired at')
+    assert "(expired)" in result.stdout and "role:        active (inferred)" in result.stdout

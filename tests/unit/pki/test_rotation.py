@@ -123,3 +123,17 @@ def test_an_older_legacy_ca_is_neither_activated_nor_removed() -> None:
     step = rotation.next_step(pool, clock.now() + 3 * DAY, seen, POLICY)
 
     assert isinstance(step, rotation.Wait)
+
+
+def test_an_intermediate_is_not_succeeded_automatically_and_that_becomes_stuck() -> None:
+    clock = FakeClock()
+    root = capool.generate_ca(ca_id="root", name="n", clock=clock, validity=100 * DAY)
+    ca = capool.generate_ca(ca_id="1", name="n", clock=clock, validity=10 * DAY, parent=root)
+    pool = capool.CAPool((ca,))
+    seen = rotation.Observations(frozenset({"1"}), {"a": frozenset({"1"})})
+
+    later = clock.now() + 6 * DAY
+    step = rotation.next_step(pool, later, seen, POLICY)
+
+    assert isinstance(step, rotation.Wait) and "--parent-pool" in step.reason
+    assert rotation.stuck(step, later, POLICY)
