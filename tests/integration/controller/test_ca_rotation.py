@@ -17,8 +17,11 @@ import secrets
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.serialization import Encoding
 
+from meshtool.api import trustbundle
 from meshtool.clock import FakeClock
+from meshtool.kube import resources
 from meshtool.pki import capool
 from meshtool.testing import fleet
 
@@ -69,11 +72,6 @@ class Issuer:
 
 
 async def bundle_carries(kube: Any, ctb_version: str, ca: capool.CA) -> bool:
-    from cryptography.hazmat.primitives.serialization import Encoding
-
-    from meshtool.api import trustbundle
-    from meshtool.kube import resources
-
     listed = await kube.list(resources.cluster_trust_bundles(ctb_version))
     der = ca.root.public_bytes(Encoding.DER)
     return any(
@@ -196,7 +194,13 @@ async def test_automatic_rotation_with_two_replicas_and_a_kill(
     # Each step written once, by one replica: the killed one's steps, then the survivor's.
     assert steps[actor] + steps[survivor] == ["Prepare", "MarkPublished", "Activate", "Remove"]
     assert steps[actor][0] == "Prepare" and "Activate" in steps[survivor]
-    print(f"automatic rotation: steps by replica {steps}")
+    events = await kube.list(resources.EVENTS, namespace=rotationkit.NAMESPACE)
+    warned = [
+        e for e in events.items
+        if e.get("reason") == "CAExpiringWithoutSuccessor" and e["regarding"]["name"] == actor
+    ]  # fmt: skip
+    assert warned and warned[0]["type"] == "Warning", "no Warning Event on the owner's Pod"
+    print(f"automatic rotation: steps by replica {steps}; {len(warned)} expiry Warning Event(s)")
 
 
 async def test_concurrent_ca_commands_and_the_controller_lose_no_ca(

@@ -131,3 +131,23 @@ def test_next_id() -> None:
     clock = FakeClock()
     assert lifecycle.next_id(capool.CAPool((new_ca(clock, "1"), new_ca(clock, "3")))) == "4"
     assert lifecycle.next_id(capool.CAPool((new_ca(clock, "a"),))) == "2"
+
+
+@pytest.mark.parametrize(
+    "field,value,message",
+    [
+        ("Role", "signing", "Role: expected one of active, prepared, retired"),
+        ("ActivatedAt", "yesterday", "ActivatedAt: expected an RFC 3339 UTC time"),
+        ("ActivatedAt", "2026-01-01T00:00:00+01:00", "ActivatedAt: expected an RFC 3339 UTC"),
+        ("ActivatedAt", 5, "ActivatedAt: expected an RFC 3339 UTC"),
+    ],
+)
+def test_bad_state_fields_are_refused_naming_the_ca_and_field(
+    clock: FakeClock, field: str, value: object, message: str
+) -> None:
+    wire = json.loads(capool.dump(capool.CAPool((new_ca(clock, "1"),))))
+    wire["CAs"][0]["Role"] = "active"
+    wire["CAs"][0][field] = value
+
+    with pytest.raises(capool.CAPoolError, match=f'CA "1": {message}'):
+        capool.load(json.dumps(wire), clock=clock)
