@@ -1,7 +1,7 @@
 """CA rotation on a real apiserver, with pods being issued throughout.
 
-Manual: `meshtool ca prepare`, wait for the bundles, `activate`, `remove` (refused, then
-forced); after every step a new pod's chain verifies against the bundle the kubelet simulator
+Manual: `meshtool ca prepare` (an intermediate of an offline root), wait for the bundles,
+`activate`, `remove` (refused, then forced); after every step a new pod's chain verifies against the bundle the kubelet simulator
 projected, and the leaf's issuer is the CA we expect. Automatic: two replicas with a CA already
 half way through its life; the Secret's watch history shows prepare, publish, activate (which
 retires the old CA) and remove, each exactly once, written by one replica, even though the
@@ -17,6 +17,7 @@ import secrets
 from typing import Any
 
 import pytest
+from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from meshtool.api import trustbundle
@@ -56,7 +57,7 @@ class Issuer:
     def __init__(self, kube: Any, namespace: str, sim: Any) -> None:
         self.kube, self.namespace, self.sim, self.count = kube, namespace, sim, 0
 
-    async def issue(self, pool: capool.CAPool, expect: str) -> None:
+    async def issue(self, pool: capool.CAPool, expect: str) -> tuple[x509.Certificate, ...]:
         self.count += 1
         name = f"pod-{self.count}"
         sources = [
@@ -69,6 +70,7 @@ class Issuer:
         chain = credential(volume / "svid.pem").chain
         verify(chain, (volume / "ca.pem").read_bytes())
         assert chain[0].issuer == pool.get(expect).issuer_cert.subject, f"{name} not by {expect}"
+        return chain
 
 
 async def bundle_carries(kube: Any, ctb_version: str, ca: capool.CA) -> bool:
@@ -82,8 +84,9 @@ async def bundle_carries(kube: Any, ctb_version: str, ca: capool.CA) -> bool:
 
 
 async def test_manual_rotation_while_pods_are_issued(
-    kube, namespace, control_plane, ctb_version, start_controller, start_kubelet, pool_secret
-):
+    kube, namespace, control_plane, ctb_version, start_controller, start_kubelet, pool_secret,
+    tmp_path,
+):  # fmt: skip
     admin = control_plane.kubeconfig
     await pool_secret.create(half_used_pool(dt.timedelta(days=10)))
     controller = await start_controller(
@@ -93,10 +96,20 @@ async def test_manual_rotation_while_pods_are_issued(
     pods = Issuer(kube, namespace, sim)
     await pods.issue(await pool_secret.current(), "1")
 
-    done = await rotationkit.ca(admin, "prepare", "--validity", "20d")
+    # The successor is an intermediate of a root kept offline (a file only the operator has).
+    offline = tmp_path / "offline-root.json"
+    root = capool.generate_ca(
+        ca_id="root", name="offline", key_type="ecdsa-p256", clock=FakeClock(),
+        validity=dt.timedelta(days=3650),
+    )  # fmt: skip
+    offline.write_bytes(capool.dump(capool.CAPool((root,))))
+    done = await rotationkit.ca(
+        admin, "prepare", "--validity", "20d", "--parent-pool", str(offline)
+    )
     assert done.returncode == 0, done.stderr
     pool = await pool_secret.current()
     new = pool.get("2")
+    assert new.root == root.root and len(new.intermediates) == 1  # bundles carry the root
 
     async def published() -> bool:
         return await bundle_carries(kube, ctb_version, new)
@@ -118,7 +131,8 @@ async def test_manual_rotation_while_pods_are_issued(
 
     await eventually(loaded, timeout=30, what="the controller to load the activated CA")
     pool = await pool_secret.current()
-    await pods.issue(pool, "2")
+    chain = await pods.issue(pool, "2")
+    assert len(chain) == 2 and chain[1] == new.intermediates[0]  # chains carry the intermediate
 
     refused = await rotationkit.ca(admin, "remove", "1")
     assert refused.returncode == 1 and "may be valid until" in refused.stderr
