@@ -2,11 +2,11 @@
 
 Manual: `meshtool ca prepare` (an intermediate of an offline root), wait for the bundles,
 `activate`, `remove` (refused, then forced); after every step a new pod's chain verifies
-against the bundle the kubelet simulator projected, and the leaf's issuer is the CA we expect. Automatic: two replicas with a CA already
-half way through its life; the Secret's watch history shows prepare, publish, activate (which
-retires the old CA) and remove, each exactly once, written by one replica, even though the
-acting replica is killed right after preparing. Concurrent `meshtool ca prepare` runs racing
-the controller's own writes lose no CA.
+against the bundle the kubelet simulator projected, and the leaf's issuer is the CA we expect.
+Automatic: two replicas with a CA already half way through its life; the Secret's watch history
+shows prepare, publish, activate (which retires the old CA) and remove, each exactly once,
+written by one replica, even though the acting replica is killed right after preparing.
+Concurrent `meshtool ca prepare` runs racing the controller's own writes lose no CA.
 """
 
 from __future__ import annotations
