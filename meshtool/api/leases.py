@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from meshtool.api import wire
@@ -25,6 +25,7 @@ class ReplicaLease:
     renew_time: dt.datetime | None
     duration_seconds: int
     resource_version: str
+    annotations: Mapping[str, str] = field(default_factory=dict)
 
     def expires(self) -> dt.datetime | None:
         if self.renew_time is None:
@@ -47,6 +48,9 @@ def lease_view(obj: Mapping[str, Any]) -> ReplicaLease:
         renew_time=_time(spec.get("renewTime")),
         duration_seconds=duration if isinstance(duration, int) else 0,
         resource_version=str(meta.get("resourceVersion", "")),
+        annotations={
+            str(k): str(v) for k, v in (meta.get("annotations") or {}).items() if isinstance(v, str)
+        },
     )
 
 
@@ -58,9 +62,12 @@ def lease_body(
     owner_pod_uid: str,
     now: dt.datetime,
     duration_seconds: int,
+    annotations: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """A Lease held by `name`, owned by the Pod of that name when its UID is known."""
     meta: dict[str, Any] = {"name": name, "namespace": namespace, "labels": dict(labels)}
+    if annotations:
+        meta["annotations"] = dict(annotations)
     if owner_pod_uid:
         meta["ownerReferences"] = [
             {"apiVersion": "v1", "kind": "Pod", "name": name, "uid": owner_pod_uid}

@@ -1,4 +1,4 @@
-"""Building the controller's parts from settings: signers, pool watchers, informers.
+"""Building the controller's parts from settings: signers, pool watchers, informers, rotators.
 
 Nothing here runs anything; `meshtool.app.main` starts what these functions build. Keeping
 construction apart from running lets tests build the same parts the binary uses.
@@ -6,6 +6,7 @@ construction apart from running lets tests build the same parts the binary uses.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -14,14 +15,15 @@ from meshtool.api import objects, pcr, trustbundle, types
 from meshtool.app.poolwatch import PoolWatcher
 from meshtool.app.settings import ControllerSettings
 from meshtool.clock import Clock
-from meshtool.controllers import cache
+from meshtool.controllers import cache, events, poolstore, published, rotation
 from meshtool.controllers.metrics import Metrics
 from meshtool.controllers.trustbundle import BundleSpec
 from meshtool.kube import resources
 from meshtool.kube.client import KubeClient
-from meshtool.pki import issue
+from meshtool.pki import capool, issue
+from meshtool.pki import rotation as plan
 from meshtool.runtime.informer import Informer
-from meshtool.sharding import leases
+from meshtool.sharding import leases, membership
 from meshtool.signers import names, podidentity, policy, servicedns, spiffe
 from meshtool.signers.base import Signer
 
@@ -33,6 +35,8 @@ class SignerSetup:
     signer: Signer
     labels: dict[str, str]
     watcher: PoolWatcher
+    secret: tuple[str, str] | None = None
+    """(namespace, name) of the pool Secret, when rotation may read and update it."""
 
     def bundle_spec(self) -> BundleSpec:
         return BundleSpec(self.signer.signer_name, self.labels, self.watcher.pool)
@@ -92,7 +96,7 @@ def build_signers(
             metrics=metrics,
             on_change=on_pool_change,
         )
-        setups.append(SignerSetup(signer, labels, watcher))
+        setups.append(SignerSetup(signer, labels, watcher, signer_settings.secret()))
     return setups
 
 
@@ -168,3 +172,69 @@ def build_informers(
         bundles=Informer(client, resources.cluster_trust_bundles(ctb_version), transform=_bundle),
         leases=lease_informer,
     )
+
+
+def build_rotator(
+    setup: SignerSetup,
+    *,
+    settings: ControllerSettings,
+    client: KubeClient,
+    clock: Clock,
+    metrics: Metrics,
+    members: membership.Membership,
+    roots: published.PublishedRoots,
+    warn: rotation.Warn,
+) -> rotation.Rotator:
+    """The rotator of one signer whose pool Secret is configured."""
+    assert setup.secret is not None
+    name = setup.signer.signer_name
+    namespace, secret = setup.secret
+    return rotation.Rotator(
+        signer_name=name,
+        store=poolstore.SecretStore(client, namespace, secret, clock=clock),
+        loaded=lambda: setup.watcher.pool,
+        observe=lambda pool: observe(name, pool, members, roots),
+        owns=members.owns,
+        policy=plan.Policy(
+            rotate_at=settings.ca_rotate_at,
+            propagation_delay=dt.timedelta(seconds=settings.ca_propagation_delay),
+            removal_delay=dt.timedelta(seconds=settings.ca_removal_delay),
+        ),
+        clock=clock,
+        metrics=metrics,
+        warn=warn,
+        enabled=not settings.disable_ca_rotation,
+        timing=rotation.Timing(interval=settings.ca_rotation_interval),
+    )
+
+
+def observe(
+    signer_name: str,
+    pool: capool.CAPool,
+    members: membership.Membership,
+    roots: published.PublishedRoots,
+) -> plan.Observations:
+    """What rotation sees: the pool's CAs in the published bundles, and each live replica's
+    announced loaded CA ids."""
+    announced = members.announced(published.LOADED_ANNOTATION)
+    return plan.Observations(
+        published=roots.ids(signer_name, pool),
+        loaded={r: published.loaded_ids(v, signer_name) for r, v in announced.items()},
+    )
+
+
+def own_pod_warner(settings: ControllerSettings, recorder: events.EventRecorder) -> rotation.Warn:
+    """Warning Events on this replica's own Pod; without a sharding identity there is no Pod
+    of ours to post on, and the log line and the metric remain."""
+
+    async def warn(reason: str, message: str) -> None:
+        me = settings.sharding
+        if me is None:
+            return
+        regarding = {"apiVersion": "v1", "kind": "Pod", "namespace": me.namespace}
+        regarding |= {"name": me.pod_name} | ({"uid": me.pod_uid} if me.pod_uid else {})
+        await recorder.post(
+            regarding, type_="Warning", reason=reason, action="RotateCA", note=message
+        )
+
+    return warn

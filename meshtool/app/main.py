@@ -14,6 +14,11 @@ carry the old or new anchor pair); a pod change wakes those held on that pod (wh
 asked to be woken by, through `NotYet.wake_on`); a membership change re-enqueues every pending
 request and republishes bundles; a CTB change or pool reload republishes bundles.
 
+CA rotation: each signer with a pool Secret gets a `rotation.Rotator`, which observes the
+published roots (`published.PublishedRoots`, from the CTB cache) and the CA ids every live
+replica announces on its Lease (`published.LOADED_ANNOTATION`, written by our heartbeat). The
+same published roots gate issuance: no leaf is signed by a CA the bundles do not carry yet.
+
 Each `Controller` has its own metrics registry, served at its `/metrics`; loops wait on the
 injected clock.
 """
@@ -31,7 +36,7 @@ from meshtool.app import components
 from meshtool.app.health import HealthServer
 from meshtool.app.settings import ControllerSettings
 from meshtool.clock import Clock, SystemClock
-from meshtool.controllers import cache, events, podcert, status, trustbundle
+from meshtool.controllers import cache, events, podcert, published, status, trustbundle
 from meshtool.controllers.metrics import Metrics
 from meshtool.kube.client import KubeClient
 from meshtool.kube.resources import cluster_trust_bundles, pod_certificate_requests
@@ -133,8 +138,26 @@ class Controller:
             service_accounts=inf.service_accounts,
             nodes=inf.nodes,
         )
+        self.published = published.PublishedRoots(inf.bundles.values)
         self.membership = self._membership()
+        self.recorder = events.EventRecorder(
+            self.client, clock=self.clock, instance=self.membership.me, metrics=self.metrics
+        )
         self.reconciler = self._reconciler()
+        self.rotators = [
+            components.build_rotator(
+                setup,
+                settings=self.settings,
+                client=self.client,
+                clock=self.clock,
+                metrics=self.metrics,
+                members=self.membership,
+                roots=self.published,
+                warn=components.own_pod_warner(self.settings, self.recorder),
+            )
+            for setup in self.setups
+            if setup.secret is not None
+        ]
         self.publisher = trustbundle.Publisher(
             client=self.client,
             resource=cluster_trust_bundles(ctb_version),
@@ -157,14 +180,14 @@ class Controller:
                 heartbeat=self.settings.lease_heartbeat,
                 duration_seconds=self.settings.lease_duration_seconds,
             ),
+            annotations=lambda: published.loaded_annotation(
+                {s.signer.signer_name: s.watcher.pool for s in self.setups}
+            ),
         )
 
     def _reconciler(self) -> podcert.PodCertReconciler:
-        recorder = events.EventRecorder(
-            self.client, clock=self.clock, instance=self.membership.me, metrics=self.metrics
-        )
         writer = status.StatusWriter(
-            client=self.client, recorder=recorder, clock=self.clock, metrics=self.metrics
+            client=self.client, recorder=self.recorder, clock=self.clock, metrics=self.metrics
         )
         watchers = {s.signer.signer_name: s.watcher for s in self.setups}
         return podcert.PodCertReconciler(
@@ -181,6 +204,7 @@ class Controller:
                 mismatch_grace=self.settings.identity_mismatch_grace,
             ),
             legacy_reader=self._read_legacy if self.legacy_served else None,
+            may_sign=self.published.carries,
         )
 
     async def _read_legacy(self, request: types.PodCertRequest) -> types.PodCertRequest:
@@ -240,6 +264,8 @@ class Controller:
                 name="trust-bundles",
             )
         )
+        for rotator in self.rotators:
+            group.create_task(rotator.run())
         group.create_task(
             controller.run_workers(
                 self.queue,

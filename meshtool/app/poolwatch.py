@@ -62,9 +62,12 @@ class PoolWatcher:
         return True
 
     def _install(self, pool: capool.CAPool, digest: str) -> None:
-        first = self.pool is None
+        first, previous = self.pool is None, self.pool
         self.pool, self.error, self._digest = pool, None, digest
         self._metrics.ca_pool_healthy.labels(signer=self.signer_name).set(1)
+        gone = {ca.id for ca in previous.cas} - {ca.id for ca in pool.cas} if previous else set()
+        for ca_id in gone:
+            self._metrics.ca_not_after.remove(self.signer_name, ca_id)
         for ca in pool.cas:
             self._metrics.ca_not_after.labels(signer=self.signer_name, ca_id=ca.id).set(
                 ca.not_after.timestamp()

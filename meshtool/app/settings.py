@@ -57,6 +57,18 @@ class SignerSettings:
         name="{}-ca-pool",
         unset="none",
     )
+    pool_secret: str | None = flag(
+        None,
+        "NAMESPACE/NAME of the {} signer's CA pool Secret, read and updated by CA rotation.",
+        name="{}-ca-pool-secret",
+        unset="none, no automatic rotation",
+    )
+
+    def secret(self) -> tuple[str, str] | None:
+        if not self.pool_secret:
+            return None
+        namespace, _, name = self.pool_secret.partition("/")
+        return (namespace, name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +148,25 @@ class ControllerSettings:
     )
     log_format: str = flag("text", "Log line format.", choices=LOG_FORMATS)
     log_level: str = flag("info", "Least severe level logged.", choices=LOG_LEVELS)
+    disable_ca_rotation: bool = flag(
+        False, "Turn automatic CA rotation off (it runs for signers with a pool Secret)."
+    )
+    ca_rotate_at: float = flag(
+        0.5, "Fraction of the active CA's lifetime after which a successor is prepared."
+    )
+    ca_propagation_delay: float = flag(
+        600.0,
+        "Seconds a successor is published before it may sign: the kubelet's 5-minute "
+        "trust bundle cache plus jitter.",
+    )
+    ca_removal_delay: float = flag(
+        86700.0,
+        "Seconds after retirement a CA is removed: the longest leaf it can have signed "
+        "(24 h) plus the backdate.",
+    )
+    ca_rotation_interval: float = flag(
+        30.0, "Seconds between CA rotation checks (one GET of each pool Secret by its owner)."
+    )
     pool_poll_interval: float = 2.0
     """How often pool files are checked; mounted Secrets change in place, without events."""
     trust_bundle_resync: float = 60.0
@@ -163,6 +194,8 @@ class ControllerSettings:
             (not 0 < self.refresh_fraction < 1, "--refresh-fraction must be between 0 and 1"),
             (self.log_format not in LOG_FORMATS, "--log-format must be json or text"),
             (self.log_level not in LOG_LEVELS, "--log-level must be debug, info or warning"),
+            (not 0 < self.ca_rotate_at < 1, "--ca-rotate-at must be between 0 and 1"),
+            (self.ca_propagation_delay < 0, "--ca-propagation-delay must not be negative"),
         )
         for failed, message in checks:
             if failed:
@@ -197,4 +230,7 @@ class ControllerSettings:
         for name, signer in self.enabled_signers().items():
             if signer.pool_file is None:
                 return f"--{name}-ca-pool is required with --enable-{name}-signer"
+            secret = signer.secret()
+            if secret is not None and not all(secret):
+                return f"--{name}-ca-pool-secret must be NAMESPACE/NAME"
         return None

@@ -4,21 +4,26 @@ It generates a fresh self-signed root CA (Ed25519 by default) and stores the poo
 (`meshtool.pki.capool`) either in a new Opaque Secret under the data key `pool`, or, with
 `--output`, in a new file readable only by its owner (no cluster needed). It never replaces an
 existing Secret or file: that would throw away the CA every issued certificate chains to.
-The one-line summary names what was created; key material is never printed.
+The one-line summary names what was created and, for a Secret, the kubeconfig context and
+cluster it went to; key material is never printed. `--validity` sets the CA lifetime;
+`--dns-constraint`/`--uri-constraint` opt the pool into name constraints (successors made by
+rotation copy them).
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import datetime as dt
 import os
 
 import click
 
 from meshtool import clock
+from meshtool.cli.ca import Duration
 from meshtool.kube import client as kube_client
-from meshtool.kube import errors, resources
-from meshtool.pki import capool, keys
+from meshtool.kube import config, errors, resources
+from meshtool.pki import capool, constraints, keys
 
 
 @click.command("make-ca-pool-secret")
@@ -32,7 +37,11 @@ from meshtool.pki import capool, keys
     show_default=True,
     help="CA key type.",
 )
+@click.option("--validity", type=Duration(), default="365d", show_default=True, help="CA lifetime.")
+@click.option("--dns-constraint", multiple=True, help="Permitted DNS subtree, e.g. svc.")
+@click.option("--uri-constraint", multiple=True, help="Permitted URI host (trust domain).")
 @click.option("--kubeconfig", type=click.Path(dir_okay=False), help="Kubeconfig file.")
+@click.option("--context", help="Kubeconfig context [default: current-context].")
 @click.option("--signer-name", help="Signer name for the CA subject CN [default: NAME].")
 @click.option(
     "--output",
@@ -44,25 +53,52 @@ def make_ca_pool_secret(
     name: str,
     ca_id: str,
     key_type: str,
+    validity: dt.timedelta,
+    dns_constraint: tuple[str, ...],
+    uri_constraint: tuple[str, ...],
     kubeconfig: str | None,
+    context: str | None,
     signer_name: str | None,
     output: str | None,
 ) -> None:
     """Generate a CA pool and store it in a new Secret (or a file with --output)."""
     if output is None and not namespace:
         raise click.UsageError("--namespace is required unless --output is given")
-    pool = capool.new_pool(
-        ca_id=ca_id, name=signer_name or name, key_type=key_type, clock=clock.SystemClock()
+    names = constraints.build(dns=dns_constraint, uri_hosts=uri_constraint)
+    for warning in constraints.warnings(names):
+        click.echo(f"warning: {warning}", err=True)
+    ca = capool.generate_ca(
+        ca_id=ca_id,
+        name=signer_name or name,
+        key_type=key_type,
+        clock=clock.SystemClock(),
+        validity=validity,
+        constraints=names,
     )
+    pool = capool.CAPool((ca,))
     data = capool.dump(pool)
     if output is not None:
         write_new_file(output, data)
         where = output
     else:
         assert namespace is not None
-        asyncio.run(create_secret(kubeconfig=kubeconfig, namespace=namespace, name=name, data=data))
+        asyncio.run(
+            create_secret(
+                kubeconfig=kubeconfig, context=context, namespace=namespace, name=name, data=data
+            )
+        )
         where = f"Secret {namespace}/{name} (key {capool.SECRET_KEY!r})"
     click.echo(f"created CA pool in {where}: {describe(pool.signing_ca)}")
+    if output is None:
+        click.echo(f"  written to {cluster_of(kubeconfig, context)}")
+
+
+def cluster_of(kubeconfig: str | None, context: str | None) -> str:
+    """Which kubeconfig context and cluster a Secret went to, in words."""
+    try:
+        return config.describe(kubeconfig, context)
+    except errors.KubeError:
+        return f"the cluster of kubeconfig {kubeconfig or '(default)'}"
 
 
 def describe(ca: capool.CA) -> str:
@@ -83,7 +119,9 @@ def write_new_file(path: str, data: bytes) -> None:
         file.write(data)
 
 
-async def create_secret(*, kubeconfig: str | None, namespace: str, name: str, data: bytes) -> None:
+async def create_secret(
+    *, kubeconfig: str | None, context: str | None = None, namespace: str, name: str, data: bytes
+) -> None:
     """Create the Opaque Secret holding the pool; an existing Secret is left alone."""
     body = {
         "apiVersion": "v1",
@@ -92,7 +130,7 @@ async def create_secret(*, kubeconfig: str | None, namespace: str, name: str, da
         "type": "Opaque",
         "data": {capool.SECRET_KEY: base64.b64encode(data).decode("ascii")},
     }
-    client = kube_client.KubeClient.from_kubeconfig(kubeconfig)
+    client = kube_client.KubeClient.from_kubeconfig(kubeconfig, context=context)
     try:
         await client.create(resources.SECRETS, body, namespace=namespace)
     except errors.Conflict as exc:

@@ -55,7 +55,7 @@ def summarize(
     """Lines describing `data`, and its chain (None for a CA pool)."""
     now = clock.now()
     if data.lstrip().startswith(b"{"):
-        return _pool_lines(capool.load(data, clock=clock), now), None
+        return _pool_lines(capool.load(data, clock=clock, allow_expired=True), now), None
     found = pem.blocks(data)
     if not found:
         raise pem.PemError(_NOT_RECOGNISED)
@@ -97,6 +97,11 @@ def _chain_lines(certs: tuple[x509.Certificate, ...], now: dt.datetime) -> list[
 
 def _pool_lines(pool: capool.CAPool, now: dt.datetime) -> list[str]:
     lines = [f"CA pool: {len(pool.cas)} CA(s)"]
+    if pool.signing_ca.not_after <= now:
+        lines.append(
+            f'EXPIRED: the signing CA "{pool.signing_ca.id}" expired at '
+            f"{pool.signing_ca.not_after.isoformat()}; this pool cannot sign"
+        )
     for ca in pool.cas:
         role = " (signing)" if ca is pool.signing_ca else ""
         key = ca.signing_key
@@ -106,6 +111,7 @@ def _pool_lines(pool: capool.CAPool, now: dt.datetime) -> list[str]:
         lines += certificate_lines(ca.root, "root", now, indent="  ")
         for index, cert in enumerate(ca.intermediates, 1):
             lines += certificate_lines(cert, f"intermediate {index}", now, indent="  ")
+        lines.append(f"  role:        {pool.role(ca)}{'' if ca.state else ' (inferred)'}")
     return lines
 
 

@@ -62,7 +62,27 @@ class Metrics:
 
     def _pools_and_bundles(self) -> None:
         self.ca_not_after = self._gauge(
-            "ca_not_after_timestamp_seconds", "Signing CA expiry.", ["signer", "ca_id"]
+            "ca_not_after_timestamp_seconds",
+            "Expiry of each CA of the loaded pool.",
+            ["signer", "ca_id"],
+        )
+        self.ca_role = self._gauge(
+            "ca_role", "1 for the role each CA of the loaded pool has.", ["signer", "ca_id", "role"]
+        )
+        self.ca_next_step = self._gauge(
+            "ca_rotation_next_step_seconds",
+            "Seconds until time alone brings the next rotation step (0: due or waiting on an "
+            "observation, -1: nothing scheduled).",
+            ["signer"],
+        )
+        self.ca_warning = self._gauge(
+            "ca_warning",
+            "1 while a CA pool warning holds (CAExpired, CAExpiringWithoutSuccessor, "
+            "CARotationStuck).",
+            ["signer", "reason"],
+        )
+        self.ca_rotation_steps = self._counter(
+            "ca_rotation_steps_total", "Rotation steps written to pool Secrets.", ["signer", "step"]
         )
         self.ca_pool_load_errors = self._counter(
             "ca_pool_load_errors_total", "CA pool files that failed to load.", ["signer"]

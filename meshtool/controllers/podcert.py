@@ -5,6 +5,9 @@
 returning early. It never retries by itself: a write conflict raises `Requeue` from the status
 writer, and the work queue's backoff brings the key back to be reread from the cache.
 
+One guard keeps the rotation invariant: a request is not signed while its signer's signing CA
+is missing from the published trust bundles (`may_sign`); it is looked at again shortly.
+
 Memory between reconciles is per key and cleared when the request goes away: when an identity
 disagreement started (to deny it once it outlives the grace period), whether we posted the
 Warning for a held request, and the resourceVersion we last answered (so the stale cache entry
@@ -21,7 +24,7 @@ from meshtool.api import decisions, pcr, types
 from meshtool.clock import Clock
 from meshtool.controllers import cache, status
 from meshtool.controllers.metrics import Metrics
-from meshtool.pki.capool import CAPool
+from meshtool.pki.capool import CA, CAPool
 from meshtool.runtime.controller import Result
 from meshtool.runtime.wakeups import Wakeups
 from meshtool.signers import identity
@@ -41,6 +44,8 @@ class Timing:
     """How long a UID disagreement may last before it is a denial rather than cache lag."""
     not_yet_retry: float = 30.0
     """When a signer's NotYet names no retry interval."""
+    unpublished_retry: float = 1.0
+    """When the signing CA is not in the published bundles yet (the publisher is about to)."""
 
 
 @dataclass
@@ -64,11 +69,12 @@ class PodCertReconciler:
         metrics: Metrics,
         timing: Timing = Timing(),
         legacy_reader: LegacyReader | None = None,
+        may_sign: Callable[[str, CA], bool] | None = None,
     ) -> None:
         self._lookup, self._signers, self._pools = lookup, signers, pools
         self._view, self._owns, self._writer = view, owns, writer
         self._clock, self._metrics, self._timing = clock, metrics, timing
-        self._legacy_reader = legacy_reader
+        self._legacy_reader, self._may_sign = legacy_reader, may_sign
         self._memory = _Memory()
         self.wakeups: Wakeups[str, decisions.WakeOn] = Wakeups()
         """Held requests by what should wake them; the app wires informer changes to it."""
@@ -106,6 +112,10 @@ class PodCertReconciler:
         if pool is None:
             # No usable CA pool yet (not loaded, or corrupt at start-up): retry, never Failed.
             return decisions.NotYet(decisions.CA_UNAVAILABLE, "no usable CA pool is loaded")
+        if self._may_sign is not None and not self._may_sign(request.signer_name, pool.signing_ca):
+            # Never sign with a CA verifiers cannot trust yet: wait for the publisher, quietly.
+            log.debug("%s: CA %s is not published yet", request.key, pool.signing_ca.id)
+            return Result(requeue_after=self._timing.unpublished_retry)
         return signer.decide(request, view=self._view, pool=pool, clock=self._clock)
 
     async def _with_legacy_key(self, request: status.Target) -> status.Target:

@@ -96,3 +96,10 @@ def http_client(single_config: Any, pool: PoolSettings) -> httpx2.AsyncClient:
     return httpx2.AsyncClient(
         **params, limits=pool.limits, headers={"User-Agent": USER_AGENT}, follow_redirects=False
     )
+
+
+def describe(path: str | os.PathLike[str] | None, context: str | None) -> str:
+    """Which context and cluster a kubeconfig selects, for messages: `context "x" (https://..)`."""
+    single = from_kubeconfig(path, context)
+    cluster = f'cluster "{single.context.cluster}", {single.cluster.server}'
+    return f'context "{single.context_name}" ({cluster})'

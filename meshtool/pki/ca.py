@@ -5,14 +5,22 @@ what issuance needs (issuer name, AuthorityKeyIdentifier, signature hash, the in
 PEM) once at construction, so issuing a leaf re-encodes nothing. A `CAPool` is a non-empty
 tuple of CAs with unique ids; `cas[0]` signs and every root is a trust anchor.
 
-Invariants checked here: a pool is non-empty with unique ids, and a CA key is Ed25519, RSA or
-ECDSA on P-256/384/521. Chain and key-match checks of stored pools, and the JSON form, are
+Each CA has a lifecycle role (`Role`): active (signs; exactly one, always `cas[0]`), prepared
+(trusted and published, not signing yet) or retired (trusted until the last leaf it signed has
+expired). A CA loaded from a pool without recorded state has `state=None` and an inferred role:
+the first is active, the others prepared (the Go tool's "add at the end, then move it first").
+`meshtool.pki.lifecycle` holds the transitions between roles.
+
+Invariants checked here: a pool is non-empty with unique ids, the CA with a recorded active role
+is `cas[0]` and no other is recorded active, and a CA key is Ed25519, RSA or ECDSA on
+P-256/384/521. Chain and key-match checks of stored pools, and the JSON form, are
 `meshtool.pki.capool`'s job (which also re-exports everything here). No I/O here.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import enum
 from dataclasses import dataclass, field
 
 from cryptography import x509
@@ -50,12 +58,32 @@ class CAPoolError(ValueError):
     pass
 
 
+class Role(enum.StrEnum):
+    ACTIVE = "active"
+    PREPARED = "prepared"
+    RETIRED = "retired"
+
+
+@dataclass(frozen=True, slots=True)
+class CAState:
+    """A CA's recorded role and when it entered each stage (aware UTC, whole seconds)."""
+
+    role: Role
+    prepared_at: dt.datetime | None = None
+    published_at: dt.datetime | None = None
+    """When the rotation controller first saw the root in the published trust bundles."""
+    activated_at: dt.datetime | None = None
+    retired_at: dt.datetime | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class CA:
     id: str
     signing_key: SigningKey
     root: x509.Certificate
     intermediates: tuple[x509.Certificate, ...] = ()
+    state: CAState | None = None
+    """None: no recorded lifecycle state (a pool written by the Go tool or before it)."""
 
     # Derived once in __post_init__ for the issuance hot path.
     issuer_name: x509.Name = field(init=False, repr=False, compare=False)
@@ -91,6 +119,10 @@ class CA:
         """When the first certificate of the CA's chain expires (aware UTC)."""
         return self._not_after
 
+    @property
+    def not_before(self) -> dt.datetime:
+        return self.issuer_cert.not_valid_before_utc
+
 
 @dataclass(frozen=True, slots=True)
 class CAPool:
@@ -105,6 +137,21 @@ class CAPool:
             if ca.id in seen:
                 raise CAPoolError(f"{label(ca.id)}: ID: duplicate CA id")
             seen.add(ca.id)
+        for index, ca in enumerate(self.cas):
+            if ca.state is not None and (ca.state.role is Role.ACTIVE) != (index == 0):
+                raise CAPoolError(f"{label(ca.id)}: Role: the active CA must be first, and only it")
+
+    def role(self, ca: CA) -> Role:
+        """The recorded role, else the inferred one (first active, the others prepared)."""
+        if ca.state is not None:
+            return ca.state.role
+        return Role.ACTIVE if ca is self.cas[0] else Role.PREPARED
+
+    def get(self, ca_id: str) -> CA:
+        for ca in self.cas:
+            if ca.id == ca_id:
+                return ca
+        raise CAPoolError(f"{label(ca_id)}: no such CA in the pool")
 
     @property
     def signing_ca(self) -> CA:
@@ -123,31 +170,65 @@ def generate_ca(
     key_type: str = "ed25519",
     clock: Clock,
     validity: dt.timedelta = dt.timedelta(days=365),
+    parent: CA | None = None,
+    constraints: x509.NameConstraints | None = None,
+    state: CAState | None = None,
 ) -> CA:
-    """A fresh self-signed root CA whose subject CN is "<name> CA <ca_id>"."""
+    """A fresh CA whose subject CN is "<name> CA <ca_id>": a self-signed root, or with `parent`
+    an intermediate signed by the parent's issuing key (whose root becomes this CA's root; the
+    parent's key stays wherever the parent pool is kept). `constraints` are added critical."""
     if not ca_id:
         raise ValueError("CA id must not be empty")
     key = _generate_key(key_type)
     now = clock.now().astimezone(dt.UTC).replace(microsecond=0)
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, _common_name(name, ca_id))])
-    root = (
+    not_after = now + dt.timedelta(seconds=validity // dt.timedelta(seconds=1))
+    issuer_key: SigningKey = parent.signing_key if parent else key
+    builder = (
         x509.CertificateBuilder()
         .subject_name(subject)
-        .issuer_name(subject)
+        .issuer_name(parent.issuer_name if parent else subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - _CA_BACKDATE)
-        .not_valid_after(now + dt.timedelta(seconds=validity // dt.timedelta(seconds=1)))
+        .not_valid_after(min(not_after, parent.not_after) if parent else not_after)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .add_extension(_CA_KEY_USAGE, critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .sign(key, hash_for(key, ca_id))
     )
-    return CA(id=ca_id, signing_key=key, root=root)
+    if parent is not None:
+        builder = builder.add_extension(parent.authority_key_identifier, critical=False)
+    if constraints is not None:
+        builder = builder.add_extension(constraints, critical=True)
+    cert = builder.sign(issuer_key, hash_for(issuer_key, ca_id))
+    if parent is None:
+        return CA(id=ca_id, signing_key=key, root=cert, state=state)
+    chain = (cert, *parent.intermediates)
+    return CA(id=ca_id, signing_key=key, root=parent.root, intermediates=chain, state=state)
 
 
-def new_pool(*, ca_id: str, name: str, key_type: str = "ed25519", clock: Clock) -> CAPool:
-    return CAPool((generate_ca(ca_id=ca_id, name=name, key_type=key_type, clock=clock),))
+def new_pool(
+    *,
+    ca_id: str,
+    name: str,
+    key_type: str = "ed25519",
+    clock: Clock,
+    validity: dt.timedelta = dt.timedelta(days=365),
+) -> CAPool:
+    ca = generate_ca(ca_id=ca_id, name=name, key_type=key_type, clock=clock, validity=validity)
+    return CAPool((ca,))
+
+
+def key_type_of(key: SigningKey) -> str:
+    """The `KEY_TYPES` name that regenerates a key like `key` (ECDSA P-256 for any other)."""
+    return "ed25519" if isinstance(key, ed25519.Ed25519PrivateKey) else "ecdsa-p256"
+
+
+def name_of(ca: CA) -> str:
+    """The signer name in a CN made by `generate_ca` ("<name> CA <id>"), else the CN."""
+    cns = ca.issuer_cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    cn = str(cns[0].value) if cns else ""
+    return cn.rsplit(" CA ", 1)[0] if " CA " in cn else cn
 
 
 def _generate_key(key_type: str) -> SigningKey:

@@ -7,6 +7,11 @@ exact compact form, so `dump(load(dump(p))) == dump(p)` byte for byte; `load` al
 same JSON with any whitespace, and absent intermediates. Field names are matched exactly (Go
 would also match them case-insensitively) and unknown fields are ignored, as in Go.
 
+Lifecycle state (`CAState`) rides in extra per-CA fields that Go ignores: `"Role"` and the
+RFC 3339 times `"PreparedAt"`, `"PublishedAt"`, `"ActivatedAt"`, `"RetiredAt"` (absent when
+unknown). A CA without recorded state is dumped without them, so pools carrying no extra state
+still round-trip byte for byte; the active CA is always first, so Go signs with it too.
+
 Invariants `load` enforces (errors name the CA id and the field): at least one CA; unique ids;
 every certificate a CA (BasicConstraints cA=true); each intermediate issued by the next one and
 the last by the root; the signing key matching its CA's issuing certificate (`intermediates[0]`,
@@ -23,6 +28,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 import json
 from typing import Any
 
@@ -39,7 +45,9 @@ from meshtool.pki.ca import (
     KEY_TYPES,
     CAPool,
     CAPoolError,
+    CAState,
     HashAlgorithm,
+    Role,
     SigningKey,
     generate_ca,
     label,
@@ -52,7 +60,9 @@ __all__ = [
     "SECRET_KEY",
     "CAPool",
     "CAPoolError",
+    "CAState",
     "HashAlgorithm",
+    "Role",
     "SigningKey",
     "dump",
     "generate_ca",
@@ -61,6 +71,12 @@ __all__ = [
 ]
 
 SECRET_KEY = "pool"
+_TIME_FIELDS = (
+    ("PreparedAt", "prepared_at"),
+    ("PublishedAt", "published_at"),
+    ("ActivatedAt", "activated_at"),
+    ("RetiredAt", "retired_at"),
+)
 
 # What Go's encoding/json escapes beyond what Python's json.dumps(ensure_ascii=False) does.
 _GO_ESCAPES = {
@@ -72,12 +88,13 @@ _GO_ESCAPES = {
 }
 
 
-def load(data: bytes | str, *, clock: Clock) -> CAPool:
-    """Parse and validate pool JSON; raises `CAPoolError` naming the CA id and field."""
+def load(data: bytes | str, *, clock: Clock, allow_expired: bool = False) -> CAPool:
+    """Parse and validate pool JSON; raises `CAPoolError` naming the CA id and field.
+    `allow_expired` accepts an expired signing CA (for inspecting, never for signing)."""
     entries = _entries(_json(data))
     pool = CAPool(tuple(_load_ca(entry, index) for index, entry in enumerate(entries)))
     signing = pool.signing_ca
-    if signing.not_after <= clock.now():
+    if not allow_expired and signing.not_after <= clock.now():
         raise CAPoolError(
             f"{label(signing.id)}: {_expiring_field(signing)}: the signing CA expired at "
             f"{signing.not_after.isoformat()}"
@@ -134,7 +151,29 @@ def _load_ca(entry: Any, index: int) -> CA:
     intermediates = _intermediates(entry.get("IntermediateCertificatesDER"), where)
     _check_chain(root, intermediates, where)
     _check_key_matches(key, root, intermediates, where)
-    return CA(id=ca_id, signing_key=key, root=root, intermediates=intermediates)
+    state = _state(entry, where)
+    return CA(id=ca_id, signing_key=key, root=root, intermediates=intermediates, state=state)
+
+
+def _state(entry: dict[str, Any], where: str) -> CAState | None:
+    role = entry.get("Role")
+    if role is None:
+        return None
+    if role not in {r.value for r in Role}:
+        raise CAPoolError(f"{where}: Role: expected one of active, prepared, retired")
+    times = {attr: _time(entry.get(name), f"{where}: {name}") for name, attr in _TIME_FIELDS}
+    return CAState(role=Role(role), **times)
+
+
+def _time(value: Any, where: str) -> dt.datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.endswith("Z"):
+        raise CAPoolError(f"{where}: expected an RFC 3339 UTC time like 2026-01-01T00:00:00Z")
+    try:
+        return dt.datetime.fromisoformat(value).astimezone(dt.UTC)
+    except ValueError:
+        raise CAPoolError(f"{where}: expected an RFC 3339 UTC time") from None
 
 
 def _bytes(entry: dict[str, Any], name: str, where: str) -> bytes:
@@ -241,13 +280,24 @@ def _dump_ca(ca: CA) -> dict[str, Any]:
         serialization.NoEncryption(),
     )
     der = serialization.Encoding.DER
-    return {
+    out: dict[str, Any] = {
         "ID": ca.id,
         "SigningKeyPKCS8": _b64encode(pkcs8),
         "RootCertificateDER": _b64encode(ca.root.public_bytes(der)),
         "IntermediateCertificatesDER": [_b64encode(c.public_bytes(der)) for c in ca.intermediates]
         or None,
     }
+    if ca.state is not None:
+        out["Role"] = ca.state.role.value
+        for name, attr in _TIME_FIELDS:
+            value = getattr(ca.state, attr)
+            if value is not None:
+                out[name] = format_time(value)
+    return out
+
+
+def format_time(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _b64encode(data: bytes) -> str:

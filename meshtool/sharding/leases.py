@@ -9,6 +9,7 @@ this module only says which labels and names a replica's Lease carries.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,8 +39,15 @@ class Identity:
         return f"{APPLICATION_LABEL}={self.application}"
 
 
-def lease_body(identity: Identity, *, now: dt.datetime, duration_seconds: int) -> dict[str, Any]:
+def lease_body(
+    identity: Identity,
+    *,
+    now: dt.datetime,
+    duration_seconds: int,
+    annotations: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
     return wire_leases.lease_body(
+        annotations=annotations,
         name=identity.lease_name,
         namespace=identity.namespace,
         labels={APPLICATION_LABEL: identity.application},

@@ -12,6 +12,10 @@ answered twice in the overlap.
 controller can re-enqueue the keys that moved. Leases dead for over `forget_after` (their pod
 is gone but its Lease lingered, e.g. without garbage collection) are deleted.
 
+Each renewal also writes `annotations()` on our Lease: what this replica wants the others to
+observe about it (the CA pools it has loaded, for rotation). `announced(key)` reads one such
+annotation from every live replica's cached Lease.
+
 Without an identity (no sharding flags) there is a single replica that owns everything.
 Loops wait on the injected clock, so tests drive them with a `FakeClock`.
 """
@@ -22,7 +26,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -71,9 +75,11 @@ class Membership:
         cached_leases: Callable[[], Iterable[leases.ReplicaLease]],
         clock: Clock,
         timing: Timing = Timing(),
+        annotations: Callable[[], Mapping[str, str]] = dict,
     ) -> None:
         self._identity, self._client, self._cached = identity, client, cached_leases
         self._clock, self._timing = clock, timing
+        self._annotations = annotations
         self._live: tuple[str, ...] = (self.me,)
 
     @property
@@ -91,6 +97,17 @@ class Membership:
         now = self._clock.now()
         holders = {lease.holder for lease in self._cached() if lease.holder and lease.live(now)}
         return tuple(sorted(holders | {self.me}))
+
+    def announced(self, key: str) -> dict[str, str | None]:
+        """Live replica -> its Lease's annotation `key` (None when absent); ours from the
+        source, not the cache, so a single replica sees its own state at once."""
+        found: dict[str, str | None] = {r: None for r in self._live}
+        now = self._clock.now()
+        for lease in self._cached():
+            if lease.holder in found and lease.live(now):
+                found[lease.holder] = lease.annotations.get(key)
+        found[self.me] = self._annotations().get(key)
+        return found
 
     def owns(self, key: str) -> bool:
         if self._identity is None:
@@ -125,7 +142,10 @@ class Membership:
     async def _renew(self) -> None:
         assert self._identity is not None
         body = leases.lease_body(
-            self._identity, now=self._clock.now(), duration_seconds=self._timing.duration_seconds
+            self._identity,
+            now=self._clock.now(),
+            duration_seconds=self._timing.duration_seconds,
+            annotations=self._annotations(),
         )
         mine = next((x for x in self._cached() if x.name == self._identity.lease_name), None)
         if mine is None:

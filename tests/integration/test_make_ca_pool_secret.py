@@ -38,6 +38,9 @@ async def test_secret_loads_back_as_the_same_pool(kube, control_plane, namespace
     )
     assert done.returncode == 0, done.stderr
     assert "PRIVATE" not in done.stdout + done.stderr
+    assert (
+        "written to context" in done.stdout and control_plane_server(control_plane) in done.stdout
+    )
     secret = await kube.get(resources.SECRETS, "service-dns-ca-pool", namespace=namespace)
     assert secret["type"] == "Opaque"
     data = base64.b64decode(secret["data"][capool.SECRET_KEY])
@@ -51,3 +54,11 @@ async def test_secret_loads_back_as_the_same_pool(kube, control_plane, namespace
     assert "already exists" in again.stderr and "Traceback" not in again.stderr
     unchanged = await kube.get(resources.SECRETS, "service-dns-ca-pool", namespace=namespace)
     assert unchanged["data"] == secret["data"]
+
+
+def control_plane_server(control_plane) -> str:
+    """The apiserver URL in the harness's admin kubeconfig."""
+    for line in control_plane.kubeconfig.read_text().splitlines():
+        if line.strip().startswith("server:"):
+            return line.split("server:", 1)[1].strip()
+    raise AssertionError("no server in the kubeconfig")

@@ -59,11 +59,15 @@ NEEDED = [
     ("create", "coordination.k8s.io", "leases", "", "mesh-controller", ""),
     ("update", "coordination.k8s.io", "leases", "r-0", "mesh-controller", ""),
     ("get", "", "secrets", "spiffe-ca-pool", "mesh-controller", ""),
+    ("update", "", "secrets", "spiffe-ca-pool", "mesh-controller", ""),
 ]
 DENIED = [
     ("list", "", "secrets", "", "mesh-controller", ""),
     ("list", "", "secrets", "", None, ""),
     ("get", "", "secrets", "some-other-secret", "mesh-controller", ""),
+    ("update", "", "secrets", "some-other-secret", "mesh-controller", ""),
+    ("create", "", "secrets", "", "mesh-controller", ""),
+    ("delete", "", "secrets", "spiffe-ca-pool", "mesh-controller", ""),
     ("sign", "certificates.k8s.io", "signers", "example.com/other", None, ""),
     ("sign", "certificates.k8s.io", "signers", "kubernetes.io/kube-apiserver-client", None, ""),
     ("attest", "certificates.k8s.io", "signers", "row-major.net/*", None, ""),

@@ -89,7 +89,9 @@ def test_namespaced_role_covers_leases_and_the_pool_secrets_by_name(controller_d
     verbs = ("get", "list", "watch", "create", "update", "delete")
     expected = {("coordination.k8s.io", "leases", "", v) for v in verbs}
     expected |= {
-        ("", "secrets", f"{s}-ca-pool", "get") for s in ("service-dns", "spiffe", "pod-identity")
+        ("", "secrets", f"{s}-ca-pool", v)
+        for s in ("service-dns", "spiffe", "pod-identity")
+        for v in ("get", "update")  # update: CA rotation replaces the pool Secret
     }
     assert grants(role["rules"]) == expected
 
@@ -99,7 +101,7 @@ def test_no_wildcards_and_secrets_only_by_name(controller_docs) -> None:
         for rule in doc.get("rules", []):
             assert "*" not in str(rule)
             if "secrets" in rule["resources"]:
-                assert rule["verbs"] == ["get"] and rule["resourceNames"]
+                assert rule["verbs"] == ["get", "update"] and rule["resourceNames"]
 
 
 def test_bindings_tie_the_roles_to_the_service_account(controller_docs) -> None:
