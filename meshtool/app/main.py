@@ -31,10 +31,12 @@ import logging
 import signal
 from typing import Any
 
-from meshtool.api import decisions, pcr, selectors, types, versions
+from meshtool.api import decisions, pcr, selectors, types
 from meshtool.app import components
 from meshtool.app.health import HealthServer
 from meshtool.app.settings import ControllerSettings
+from meshtool.app.startup import StartupError as StartupError
+from meshtool.app.startup import connect, discover
 from meshtool.clock import Clock, SystemClock
 from meshtool.controllers import cache, events, podcert, published, status, trustbundle
 from meshtool.controllers.metrics import Metrics
@@ -44,34 +46,6 @@ from meshtool.runtime import controller, trigger, workqueue
 from meshtool.sharding import membership
 
 log = logging.getLogger("meshtool.app")
-
-
-class StartupError(Exception):
-    """A problem that stops the controller at start: one line for the operator."""
-
-
-async def discover(client: KubeClient) -> tuple[str, str, bool]:
-    """The PCR and CTB versions to use, and whether v1beta1 PCRs are served next to v1 (so
-    legacy requests from pre-1.36 kubelets can be read with their key)."""
-    served: dict[str, set[str]] = {}
-    for version in versions.PREFERENCE:
-        found = await client.served_resources(f"certificates.k8s.io/{version}")
-        served[version] = found or set()
-    pcrs = versions.choose(served, versions.PODCERTIFICATEREQUESTS)
-    ctbs = versions.choose(served, versions.CLUSTERTRUSTBUNDLES)
-    if pcrs is None:
-        raise StartupError(versions.not_served_message(versions.PODCERTIFICATEREQUESTS))
-    if ctbs is None:
-        raise StartupError(versions.not_served_message(versions.CLUSTERTRUSTBUNDLES))
-    legacy = versions.legacy_key_view(served, pcrs)
-    return pcrs, ctbs, legacy
-
-
-def connect(settings: ControllerSettings) -> KubeClient:
-    qps, burst = settings.kube_api_qps, settings.kube_api_burst
-    if settings.in_cluster:
-        return KubeClient.in_cluster(qps=qps, burst=burst)
-    return KubeClient.from_kubeconfig(settings.kubeconfig, qps=qps, burst=burst)
 
 
 async def run(settings: ControllerSettings, *, clock: Clock | None = None) -> None:

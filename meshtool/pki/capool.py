@@ -13,15 +13,13 @@ unknown). A CA without recorded state is dumped without them, so pools carrying 
 still round-trip byte for byte; the active CA is always first, so Go signs with it too.
 
 Invariants `load` enforces (errors name the CA id and the field): at least one CA; unique ids;
-every certificate a CA (BasicConstraints cA=true); each intermediate issued by the next one and
-the last by the root; the signing key matching its CA's issuing certificate (`intermediates[0]`,
-else the root); and `cas[0]`, the signing CA, unexpired. Other CAs only contribute trust anchors
-during rotation; an expired one is kept (a verifier rejects chains through it anyway) so that a
-pool round-trips unchanged; removing it is the operator's last rotation step.
+every certificate a CA; each intermediate issued by the next one and the last by the root; the
+signing key matching its CA's issuing certificate; and `cas[0]`, the signing CA, unexpired.
+An expired CA further down is kept (verifiers reject chains through it anyway), so a pool
+round-trips unchanged; removing it is the last rotation step.
 
-The values (`CA`, `CAPool`, `CAPoolError`) and fresh-CA generation live in `meshtool.pki.ca`
-and are re-exported here, so `capool.CA`, `capool.new_pool` and so on keep working; this
-module is the Go-compatible JSON codec and its validation. No I/O here.
+The values and fresh-CA generation live in `meshtool.pki.ca` (re-exported here); this module
+is the Go-compatible JSON codec and its validation. No I/O.
 """
 
 from __future__ import annotations
