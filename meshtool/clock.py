@@ -3,6 +3,7 @@
 Everything that reads the time takes a `Clock`, so tests drive time instead of sleeping.
 `SystemClock` is the real one. `FakeClock` only moves when told to. Both return timezone-aware
 UTC datetimes; callers that need whole seconds truncate themselves (the PCR status rules do).
+`format_rfc3339` is the one writer of whole-second RFC 3339 times (API objects, pool state).
 `monotonic()` is for measuring durations and deadlines; it never goes backwards. `sleep()` is
 how polling loops wait, so a `FakeClock` drives them too: its sleep moves the fake time forward
 by the amount asked and yields to the event loop once.
@@ -14,6 +15,15 @@ import asyncio
 import datetime as dt
 import time
 from typing import Protocol
+
+_RFC3339 = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def format_rfc3339(t: dt.datetime) -> str:
+    """`2026-01-01T00:00:00Z`: UTC, whole seconds (the fraction is dropped); naive is refused."""
+    if t.tzinfo is None:
+        raise ValueError(f"naive datetime {t!r}: an RFC 3339 time needs a timezone")
+    return t.astimezone(dt.UTC).strftime(_RFC3339)
 
 
 class Clock(Protocol):

@@ -16,13 +16,14 @@ import datetime as dt
 import re
 from typing import Literal, NotRequired, TypedDict
 
+from meshtool import clock
+
 GROUP = "certificates.k8s.io"
 PCR_KIND = "PodCertificateRequest"
 CTB_KIND = "ClusterTrustBundle"
 DEFAULT_MAX_EXPIRATION_SECONDS = 86400
 MAX_MESSAGE = 32 * 1024
 """metav1.Condition.message limit in bytes."""
-_TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 _MICRO_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
@@ -101,11 +102,8 @@ class ClusterTrustBundle(TypedDict):
 _CANONICAL = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
 
 
-def format_time(t: dt.datetime) -> str:
-    """`2026-01-01T00:00:00Z`; aware datetimes are converted to UTC, naive ones rejected."""
-    if t.tzinfo is None:
-        raise ValueError(f"naive datetime {t!r}: metav1.Time needs a timezone")
-    return t.astimezone(dt.UTC).strftime(_TIME_FORMAT)
+format_time = clock.format_rfc3339
+"""metav1.Time, `2026-01-01T00:00:00Z`: converted to UTC, naive datetimes rejected."""
 
 
 def format_micro_time(t: dt.datetime) -> str:

@@ -8,6 +8,7 @@ import datetime as dt
 
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from meshtool import clock
 from meshtool.api import trustbundle, versions
 from meshtool.kube import resources
 from meshtool.kube.client import KubeClient
@@ -53,7 +54,7 @@ def status_lines(pool: CAPool, now: dt.datetime, carried: dict[str, list[str]] |
                 ("activated", state.activated_at),
                 ("retired", state.retired_at),
             ]
-            since = "; ".join(f"{n} {capool.format_time(t)}" for n, t in times if t)
+            since = "; ".join(f"{n} {clock.format_rfc3339(t)}" for n, t in times if t)
         role = f"{pool.role(ca)}{'' if state else ' (inferred)'}"
         lines.append(f'CA "{ca.id}": {role}{f" ({since})" if since else ""}')
         lines.append(f"  key:       {keys.describe(ca.signing_key)}")

@@ -35,7 +35,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-from meshtool.clock import Clock
+from meshtool.clock import Clock, format_rfc3339
 from meshtool.pki import pem
 from meshtool.pki.ca import (
     CA,
@@ -290,12 +290,8 @@ def _dump_ca(ca: CA) -> dict[str, Any]:
         for name, attr in _TIME_FIELDS:
             value = getattr(ca.state, attr)
             if value is not None:
-                out[name] = format_time(value)
+                out[name] = format_rfc3339(value)
     return out
-
-
-def format_time(value: dt.datetime) -> str:
-    return value.astimezone(dt.UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _b64encode(data: bytes) -> str:
