@@ -62,7 +62,7 @@ def start_kubelet(c: Processes) -> None:
         },
         "syncFrequency": "10s",
         "nodeStatusReportFrequency": "10s",
-        "maxPods": 50,
+        "maxPods": 150,  # the burst test runs 100 pods besides the examples
     }
     (k / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     c.spawn(
