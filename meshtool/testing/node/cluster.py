@@ -130,5 +130,8 @@ def main(argv: Sequence[str]) -> int:
         return 0
     if command == "status":
         return status()
-    print(f"usage: {sys.argv[0]} up|down|status", file=sys.stderr)
+    if command == "restart-kubelet":
+        restart_kubelet()
+        return 0
+    print(f"usage: {sys.argv[0]} up|down|status|restart-kubelet", file=sys.stderr)
     return 2
