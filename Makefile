@@ -55,7 +55,7 @@ bench: $(STAMP)
 	@$(BIN)/python bench/issuance.py $(BENCH_ARGS)
 
 ## A real one-node cluster on this machine (root, no Docker): build what it needs, start it.
-## See meshtool/testing/node/cluster.py; `make cluster-down` removes everything it created.
+## See meshtool/testing/node/ and docs/real-node.md; `make cluster-down` removes everything it created.
 node-binaries:
 	@./hack/node-binaries.sh
 
@@ -71,7 +71,7 @@ cluster: $(STAMP)
 cluster-down: $(STAMP)
 	@$(BIN)/python -m meshtool.testing.node down
 
-## The real-node smoke test (not part of `make test`): cluster up, controller, examples, down.
+## The real-node suite (not part of `make test`): cluster up, quickstart, real-kubelet tests, down.
 node-test: $(STAMP)
 	@./hack/k8s-binaries.sh 1.37
 	@./hack/node-binaries.sh

@@ -24,8 +24,8 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import os
+import secrets
 import shutil
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -78,7 +78,7 @@ def write_atomic(
         return False
     target.mkdir(parents=True, exist_ok=True)
     old = _current_dir(target)
-    new = Path(tempfile.mkdtemp(prefix=now.strftime("..%Y_%m_%d_%H_%M_%S."), dir=target))
+    new = _temp_dir(target, now.strftime("..%Y_%m_%d_%H_%M_%S."))
     _write_files(new, payload, mode)
     new.chmod(0o755)
     _swap_data_link(target, new.name)
@@ -86,6 +86,17 @@ def write_atomic(
     if old is not None and old != new.name:
         shutil.rmtree(target / old, ignore_errors=True)
     return True
+
+
+def _temp_dir(target: Path, prefix: str) -> Path:
+    """A new directory named as Go's os.MkdirTemp names it: prefix + a random decimal uint32."""
+    while True:
+        path = target / f"{prefix}{secrets.randbits(32)}"
+        try:
+            path.mkdir(mode=0o700)
+        except FileExistsError:
+            continue
+        return path
 
 
 def _check_path(name: str) -> None:

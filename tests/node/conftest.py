@@ -3,19 +3,147 @@
 They need root, the binaries of hack/k8s-binaries.sh and hack/node-binaries.sh, the images of
 hack/node-images.sh, and the machine-wide resources of one local cluster, so the default
 `make test` does not collect them: they are collected only with MESHTOOL_NODE_TEST=1.
+
+One cluster serves the whole session (starting one per module would cost more than the tests):
+`kubectl` brings it up (after removing leftovers of an interrupted run) and, at the end, down,
+and then checks that the host is exactly as before. `quickstart` applies the README's
+quickstart verbatim, once; the test modules run in file-name order, because later ones change
+the cluster (a second CA, a kubelet restart) in ways the earlier checks must not see.
+MESHTOOL_NODE_KEEP=1 leaves the cluster up; MESHTOOL_NODE_REUSE=1 (for developing tests) uses
+the cluster that is up as it is and skips the CA pool Secrets that exist.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 import pytest
 
+from meshtool.testing.node import cluster
+
 if os.environ.get("MESHTOOL_NODE_TEST") != "1":
     collect_ignore_glob = ["test_*.py"]
+else:
+    from .nodekit import (
+        JSON,
+        ROOT,
+        Kubectl,
+        leaf_serial,
+        pcrs,
+        ready,
+        running_ready,
+        volume_dir,
+        wait_for,
+    )
+
+SIGNERS = ("service-dns", "spiffe", "pod-identity")
+FRACTION = "MESHTOOL_REFRESH_FRACTION"
+EXAMPLE_NAMESPACES = ("service-dns-unauth-client", "service-dns-spiffe-client", "spiffe-mtls")
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "node: needs a real one-node cluster on this machine (make node-test)"
     )
+
+
+@pytest.fixture(scope="session")
+def kubectl() -> Iterator[Kubectl]:
+    if os.environ.get("MESHTOOL_NODE_REUSE") == "1":
+        yield Kubectl(cluster.Paths(cluster.cluster_dir()).admin)
+        return
+    python = [sys.executable, "-m", "meshtool.testing.node"]
+    subprocess.run([*python, "down"], check=False)  # leftovers of an interrupted run
+    before = cluster.host_snapshot()
+    up = subprocess.run([*python, "up"], check=False)
+    try:
+        assert up.returncode == 0, "cluster up failed (logs: see its output)"
+        yield Kubectl(cluster.Paths(cluster.cluster_dir()).admin)
+    finally:
+        if os.environ.get("MESHTOOL_NODE_KEEP") != "1":
+            subprocess.run([*python, "down"], check=True)
+            after = cluster.host_snapshot()
+            assert after == before, "cluster-down left something behind"
+
+
+@pytest.fixture(scope="session")
+def quickstart(kubectl: Kubectl) -> Kubectl:
+    """The README's quickstart, verbatim: controller, three CA pool Secrets, examples; then
+    wait until the controller replicas and every example pod are Running and Ready."""
+    kubectl("apply", "-f", str(ROOT / "controller-manifests"))
+    env = {**os.environ, "KUBECONFIG": str(kubectl.kubeconfig)}
+    for signer in SIGNERS:
+        if reused_secret(kubectl, f"{signer}-ca-pool"):
+            continue
+        subprocess.run(
+            [sys.executable, "-m", "meshtool", "make-ca-pool-secret", "--namespace",
+             "mesh-controller", "--name", f"{signer}-ca-pool", "--ca-id", "1"],
+            env=env, check=True,
+        )  # fmt: skip
+    kubectl("apply", "-f", str(ROOT / "example-manifests/"))
+    wait_for(
+        "two controller replicas Running and Ready",
+        lambda: len(running_ready(kubectl.json("-n", "mesh-controller", "get", "pods"))) == 2,
+    )
+    for namespace in EXAMPLE_NAMESPACES:
+        wait_for(
+            f"server and client Running and Ready in {namespace}",
+            lambda ns=namespace: len(running_ready(kubectl.json("-n", ns, "get", "pods"))) == 2,
+        )
+    return kubectl
+
+
+def reused_secret(kubectl: Kubectl, name: str) -> bool:
+    if os.environ.get("MESHTOOL_NODE_REUSE") != "1":
+        return False
+    return kubectl.run("-n", "mesh-controller", "get", "secret", name).returncode == 0
+
+
+@dataclass
+class RefreshWatch:
+    """The spiffe-mtls server as it was when the tiny refresh fraction took effect."""
+
+    pod: JSON
+    serial: str
+    since: str  # RFC 3339: client log lines from here on must all be successes
+    armed: float  # time.monotonic()
+    begin_refresh_at: str
+
+
+@pytest.fixture(scope="session")
+def refresh_watch(quickstart: Kubectl) -> RefreshWatch:
+    """MESHTOOL_REFRESH_FRACTION=0.001 on the controller, then new spiffe-mtls pods, whose
+    certificates therefore say beginRefreshAt = notBefore + 10 minutes."""
+    mc = ("-n", "mesh-controller")
+    quickstart(*mc, "set", "env", "deployment/meshtool-controller", f"{FRACTION}=0.001")
+    quickstart(*mc, "rollout", "status", "deployment/meshtool-controller", "--timeout=300s")
+    ns = ("-n", "spiffe-mtls")
+    quickstart(*ns, "rollout", "restart", "deployment/server", "deployment/client")
+    for name in ("server", "client"):
+        quickstart(*ns, "rollout", "status", f"deployment/{name}", "--timeout=300s")
+    wait_for("a successful spiffe-mtls request", lambda: ": 200 " in client_log(quickstart))
+    server = wait_for("one spiffe-mtls server pod", lambda: live_pod(quickstart, "server"))
+    since = dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    pcr = next(
+        p for p in pcrs(quickstart, *ns) if p["spec"]["podName"] == server["metadata"]["name"]
+    )
+    serial = leaf_serial(volume_dir(server, "server-creds") / "credentialbundle.pem")
+    begin = pcr["status"]["beginRefreshAt"]
+    return RefreshWatch(server, serial, since, time.monotonic(), begin)
+
+
+def client_log(kubectl: Kubectl, since: str | None = None) -> str:
+    extra = [f"--since-time={since}"] if since else []
+    return kubectl.run("-n", "spiffe-mtls", "logs", "deploy/client", *extra).stdout
+
+
+def live_pod(kubectl: Kubectl, app: str) -> JSON | None:
+    pods = kubectl.json("-n", "spiffe-mtls", "get", "pods", "-l", f"app={app}")["items"]
+    live = [p for p in pods if not p["metadata"].get("deletionTimestamp") and ready(p)]
+    return live[0] if len(live) == 1 and len(pods) == 1 else None

@@ -1,4 +1,4 @@
-"""`python -m meshtool.testing.node up|down|status`: see `meshtool.testing.node.cluster`."""
+"""`python -m meshtool.testing.node up|down|status|restart-kubelet`: see `.cluster`."""
 
 from __future__ import annotations
 
