@@ -44,7 +44,16 @@ else:
 
 SIGNERS = ("service-dns", "spiffe", "pod-identity")
 FRACTION = "MESHTOOL_REFRESH_FRACTION"
-EXAMPLE_NAMESPACES = ("service-dns-unauth-client", "service-dns-spiffe-client", "spiffe-mtls")
+EXAMPLE_NAMESPACES = (
+    "service-dns-unauth-client",
+    "service-dns-spiffe-client",
+    "spiffe-mtls",
+    "service-dns-statefulset",
+)
+SERVER_URLS = {ns: f"https://server.{ns}.svc/" for ns in EXAMPLE_NAMESPACES} | {
+    # The StatefulSet example's client dials its server by the per-pod name.
+    "service-dns-statefulset": "https://server-0.server.service-dns-statefulset.svc/",
+}
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -13,7 +13,7 @@ import pytest
 
 from meshtool.testing.node import cluster
 
-from .conftest import EXAMPLE_NAMESPACES
+from .conftest import EXAMPLE_NAMESPACES, SERVER_URLS
 from .nodekit import Kubectl, condition_types, pcrs, ready, report, wait_for
 
 pytestmark = [pytest.mark.node, pytest.mark.timeout(900)]
@@ -77,7 +77,7 @@ def podcert_sources(pod: dict[str, object]) -> int:
 
 
 def success(kubectl: Kubectl, namespace: str) -> bool:
-    url = f"https://server.{namespace}.svc/"
+    url = SERVER_URLS[namespace]
     lines = kubectl("-n", namespace, "logs", "deploy/client").splitlines()
     return any(f"GET {url}" in line and ": 200 " in line for line in lines)
 
