@@ -138,30 +138,30 @@ def etcd_compact(url: str) -> int:
     return revision
 
 
-def write_kubeconfig(path: Path, server: str, ca: pki.KeyPair, user: pki.KeyPair) -> None:
+def write_kubeconfig(
+    path: Path, server: str, ca: pki.KeyPair, user: pki.KeyPair, *, name: str = "meshtool"
+) -> None:
+    """A kubeconfig whose one cluster, user and context are all called `name` (mode 0600)."""
+
     def b64(data: bytes) -> str:
         return base64.b64encode(data).decode()
 
+    user_data = {
+        "client-certificate-data": b64(user.cert_pem),
+        "client-key-data": b64(user.key_pem),
+    }
     config = {
         "apiVersion": "v1",
         "kind": "Config",
         "clusters": [
             {
-                "name": "meshtool",
+                "name": name,
                 "cluster": {"server": server, "certificate-authority-data": b64(ca.cert_pem)},
             }
         ],
-        "users": [
-            {
-                "name": "meshtool",
-                "user": {
-                    "client-certificate-data": b64(user.cert_pem),
-                    "client-key-data": b64(user.key_pem),
-                },
-            }
-        ],
-        "contexts": [{"name": "meshtool", "context": {"cluster": "meshtool", "user": "meshtool"}}],
-        "current-context": "meshtool",
+        "users": [{"name": name, "user": user_data}],
+        "contexts": [{"name": name, "context": {"cluster": name, "user": name}}],
+        "current-context": name,
     }
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     path.chmod(0o600)

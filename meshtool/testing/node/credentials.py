@@ -9,12 +9,9 @@ the apiserver's kubelet-client certificate, and a client-certificate kubeconfig 
 
 from __future__ import annotations
 
-import base64
 from pathlib import Path
 
-import yaml
-
-from meshtool.testing import pki
+from meshtool.testing import launch, pki
 from meshtool.testing.node.paths import API_PORT, KUBERNETES_SVC_IP, NODE, NODE_IP
 from meshtool.testing.node.procs import Processes
 
@@ -55,35 +52,5 @@ def write_pki(c: Processes) -> None:
 
 
 def write_kubeconfig(path: Path, server: str, ca: pki.KeyPair, user: pki.KeyPair) -> None:
-
-    def b64(data: bytes) -> str:
-        return base64.b64encode(data).decode()
-
-    config = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [
-            {
-                "name": "meshtool-node",
-                "cluster": {"server": server, "certificate-authority-data": b64(ca.cert_pem)},
-            }
-        ],
-        "users": [
-            {
-                "name": "meshtool-node",
-                "user": {
-                    "client-certificate-data": b64(user.cert_pem),
-                    "client-key-data": b64(user.key_pem),
-                },
-            }
-        ],
-        "contexts": [
-            {
-                "name": "meshtool-node",
-                "context": {"cluster": "meshtool-node", "user": "meshtool-node"},
-            }
-        ],
-        "current-context": "meshtool-node",
-    }
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
-    path.chmod(0o600)
+    """The node cluster's kubeconfigs: the harness's writer, under the name `meshtool-node`."""
+    launch.write_kubeconfig(path, server, ca, user, name="meshtool-node")
