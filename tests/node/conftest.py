@@ -52,7 +52,7 @@ EXAMPLE_NAMESPACES = (
 )
 SERVER_URLS = {ns: f"https://server.{ns}.svc/" for ns in EXAMPLE_NAMESPACES} | {
     # The StatefulSet example's client dials its server by the per-pod name.
-    "service-dns-statefulset": "https://server-0.server.service-dns-statefulset.svc/",
+    "service-dns-statefulset": "https://server-0.server.service-dns-statefulset.svc:8443/",
 }
 
 
