@@ -79,6 +79,7 @@ async def test_missing_rbac_verb(setup):
 async def test_missing_pool_secret(setup):
     await setup.make_secret("service-dns")
     done = await setup.doctor()
+    print(done.stdout)
     assert done.returncode == 1
     assert lines(done, "ok", "pool") == [
         f"ok    pool     Secret {setup.namespace}/service-dns-ca-pool: 1 CA(s) "
