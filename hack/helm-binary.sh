@@ -37,8 +37,8 @@ main() {
   mkdir -p "$DEST"
   rm -f "$DEST/stamp"
   echo "helm-binary: building helm $HELM (about two minutes on 2 cores)..."
-  (cd "$MODULE" && go build -trimpath -ldflags "$ld" -o "$DEST/helm.tmp" helm.sh/helm/v3/cmd/helm)
-  mv "$DEST/helm.tmp" "$DEST/helm"
+  (cd "$MODULE" && go build -trimpath -ldflags "$ld" -o "$DEST/helm.tmp.$$" helm.sh/helm/v3/cmd/helm)
+  mv "$DEST/helm.tmp.$$" "$DEST/helm"
   echo "$stamp" > "$DEST/stamp"
   echo "helm-binary: built helm $HELM in $((SECONDS - start))s into $DEST"
 }

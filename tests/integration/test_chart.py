@@ -19,7 +19,10 @@ from typing import Any
 
 import pytest
 import yaml
+from cryptography.hazmat.primitives import serialization
 
+from meshtool.clock import SystemClock
+from meshtool.pki import ca
 from meshtool.testing import binaries
 from meshtool.testing.pytest_plugin import SKIP_HINT, in_ci
 
@@ -155,7 +158,7 @@ def test_default_render_passes_server_dry_run(helm, kubectl, control_plane):
     kubectl("create", "namespace", "mesh-controller", check=False)
     text = render(helm, "mesh-controller", kube_version=control_plane.server_version)
     dry = kubectl("apply", "--dry-run=server", "-f", "-", input=text)
-    assert len(dry.stdout.splitlines()) == len(objects(text)) == 9
+    assert len(dry.stdout.splitlines()) == len(objects(text)) == 8
     assert all(line.endswith("(server dry run)") for line in dry.stdout.splitlines())
 
 
@@ -174,7 +177,7 @@ def test_non_default_render_passes_server_dry_run(helm, kubectl, control_plane, 
     )
     assert "ConfigMap" in kinds
     dry = kubectl("apply", "--dry-run=server", "-f", "-", input=text)
-    assert len(dry.stdout.splitlines()) == len(kinds) == 13
+    assert len(dry.stdout.splitlines()) == len(kinds) == 12
 
 
 def test_non_default_values_reach_the_deployment(helm, tmp_path):
@@ -305,3 +308,32 @@ def can_i(kubectl, user, verb, resource, name, *, namespace="") -> bool:
         "create", "-f", "-", "-o", "jsonpath={.status.allowed}", input=json.dumps(review)
     )
     return done.stdout.strip() == "true"
+
+
+def test_readme_uninstall_finds_the_published_bundles_by_signer_and_label(kubectl, ctb_version):
+    """The README's Uninstall lists bundles by label and deletes them by signer name."""
+    pem = generated_root_pem()
+    for signer in ("spiffe", "pod-identity"):
+        label = f"{signer.replace('-', '')}.row-major.net/canarying"
+        bundle = {
+            "apiVersion": f"certificates.k8s.io/{ctb_version}",
+            "kind": "ClusterTrustBundle",
+            "metadata": {"name": f"row-major.net:{signer}:uninstall", "labels": {label: "live"}},
+            "spec": {"signerName": f"row-major.net/{signer}", "trustBundle": pem},
+        }
+        kubectl("apply", "-f", "-", input=json.dumps(bundle))
+    listed = kubectl("get", "clustertrustbundles", "-L", "spiffe.row-major.net/canarying")
+    assert "row-major.net:spiffe:uninstall" in listed.stdout and "live" in listed.stdout
+    selector = "--field-selector=spec.signerName=row-major.net/spiffe"
+    deleted = kubectl("delete", "clustertrustbundles", selector)
+    assert "row-major.net:spiffe:uninstall" in deleted.stdout
+    assert "pod-identity" not in deleted.stdout
+    left = kubectl("get", "clustertrustbundles", "-o", "name").stdout
+    assert "row-major.net:pod-identity:uninstall" in left
+    assert "row-major.net:spiffe:uninstall" not in left
+    kubectl("delete", "clustertrustbundle", "row-major.net:pod-identity:uninstall")
+
+
+def generated_root_pem() -> str:
+    root = ca.generate_ca(ca_id="1", name="uninstall", clock=SystemClock()).root
+    return root.public_bytes(serialization.Encoding.PEM).decode("ascii")
