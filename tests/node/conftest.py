@@ -89,7 +89,7 @@ def kubectl() -> Iterator[Kubectl]:
 def quickstart(kubectl: Kubectl) -> Kubectl:
     """The README's quickstart, verbatim: controller, three CA pool Secrets, examples; then
     wait until the controller replicas and every example pod are Running and Ready."""
-    kubectl("apply", "-f", str(ROOT / "controller-manifests"))
+    kubectl("apply", "-k", str(ROOT / "controller-manifests"))
     env = {**os.environ, "KUBECONFIG": str(kubectl.kubeconfig)}
     for signer in SIGNERS:
         if reused_secret(kubectl, f"{signer}-ca-pool"):
