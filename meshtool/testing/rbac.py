@@ -169,8 +169,8 @@ async def service_account_token(
     kube: KubeClient, namespace: str, name: str, seconds: int = 3600
 ) -> str:
     """A bound token of the ServiceAccount, from its TokenRequest subresource."""
-    body = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest"}
-    body["spec"] = {"expirationSeconds": seconds}
+    spec = {"expirationSeconds": seconds}
+    body = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": spec}
     answer = await kube.create(
         resources.SERVICE_ACCOUNTS, body, namespace=namespace, name=name, subresource="token"
     )
