@@ -66,17 +66,11 @@ def all_windows(text: str) -> set[str]:
 
 
 def pkcs8(key: PrivateKey) -> bytes:
-    return key.private_bytes(
-        serialization.Encoding.DER,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
+    """The PKCS#8 DER of a key, as the kubelet and the pool files hold it."""
+    return pem.blocks(pcrforms.private_key_pem(key))[0].der
 
 
-def spki(key: PrivateKey) -> bytes:
-    return key.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
+spki = pcrforms.public_key_der
 
 
 def raw_secrets(key: PrivateKey) -> list[bytes]:
