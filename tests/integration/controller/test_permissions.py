@@ -113,8 +113,9 @@ def metrics_auth_rbac(kubectl):
 
 def grid() -> list[rbac.Access]:
     """Every verb on every resource, by name or not, in our namespace, another and none."""
-    product = itertools.product(GRID_VERBS, GRID_RESOURCES, ["", "x", POOLS[0]], ["", "d", NS])
+    product = itertools.product(GRID_VERBS, GRID_RESOURCES, ["", "x"], ["", "d", NS])
     accesses = [A(verb, group, plural, name, ns) for verb, (group, plural), name, ns in product]
+    accesses += [A(v, "", "secrets", POOLS[0], ns) for v in GRID_VERBS for ns in ("", "d", NS)]
     accesses += [A(v, CERTS, "podcertificaterequests", "r", "d", "status") for v in GRID_VERBS]
     accesses += [A(v, "", "pods", "p", "d", "status") for v in GRID_VERBS]
     signers = [*OURS, "x/y", "row-major.net/*"]
