@@ -53,6 +53,7 @@ NON_DEFAULT = {
     "extraEnv": [{"name": "MESHTOOL_LOG_LEVEL", "value": "debug"}],
     "podDisruptionBudget": {"enabled": True, "minAvailable": 2},
     "metrics": {
+        "auth": "kubernetes",
         "serviceMonitor": {"enabled": True, "labels": {"release": "prometheus"}},
         "prometheusRule": {"enabled": True},
         "dashboard": {"enabled": True},
@@ -177,7 +178,7 @@ def test_non_default_render_passes_server_dry_run(helm, kubectl, control_plane, 
     )
     assert "ConfigMap" in kinds
     dry = kubectl("apply", "--dry-run=server", "-f", "-", input=text)
-    assert len(dry.stdout.splitlines()) == len(kinds) == 12
+    assert len(dry.stdout.splitlines()) == len(kinds) == 15
 
 
 def test_non_default_values_reach_the_deployment(helm, tmp_path):
@@ -194,7 +195,7 @@ def test_non_default_values_reach_the_deployment(helm, tmp_path):
         "--service-dns-ca-pool-secret=ns1/dns-pool",
         "--enable-pod-identity-signer", "--pod-identity-ca-pool=/run/ca-pools/pod-identity/pool",
         "--pod-identity-ca-pool-secret=ns1/identity-pool",
-        "--health-address=:8080", "--log-format=json",
+        "--health-address=:8080", "--metrics-auth=kubernetes", "--log-format=json",
     ]  # fmt: skip
     assert {v["secret"]["secretName"] for v in spec["volumes"]} == {"dns-pool", "identity-pool"}
     assert {"name": "MESHTOOL_LOG_LEVEL", "value": "debug"} in container["env"]
@@ -219,6 +220,28 @@ def test_monitoring_objects_come_from_the_chart_files(helm, tmp_path):
         monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
     )
     assert monitor["spec"]["endpoints"][0]["port"] == service["spec"]["ports"][0]["name"]
+
+
+def test_metrics_auth_grants_what_the_optional_manifest_grants(helm, tmp_path):
+    docs = objects(render(helm, "ns1", "-f", str(values_file(tmp_path, NON_DEFAULT))))
+    optional = list(yaml.safe_load_all((BASE / "optional" / "metrics-auth-rbac.yaml").read_text()))
+    roles = {d["metadata"]["name"]: d["rules"] for d in optional if d["kind"] == "ClusterRole"}
+    assert (
+        docs[("ClusterRole", "", "meshtool-alt-metrics-auth")]["rules"]
+        == roles["meshtool-controller-metrics-auth"]
+    )
+    assert (
+        docs[("ClusterRole", "", "meshtool-alt-metrics-reader")]["rules"]
+        == roles["meshtool-metrics-reader"]
+    )
+    binding = docs[("ClusterRoleBinding", "", "meshtool-alt-metrics-auth")]
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "meshtool-alt", "namespace": "ns1"}
+    ]
+    monitor = docs[("ServiceMonitor", "ns1", "meshtool-alt")]
+    assert monitor["spec"]["endpoints"][0]["bearerTokenFile"].endswith("serviceaccount/token")
+    default = objects(render(helm, "ns1"))
+    assert not [key for key in default if "metrics-auth" in key[2] or "reader" in key[2]]
 
 
 def test_network_policy_admits_only_the_metrics_port_and_the_apiserver(helm, tmp_path):
