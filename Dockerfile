@@ -23,8 +23,8 @@ FROM python AS build
 # network), else Debian's python3-venv; then the locked pip and build backend over it.
 COPY requirements-build.lock /tmp/
 RUN if [ -d /wheels ]; then \
-      python3 -m venv --without-pip /opt/build \
-      && /opt/build/bin/python /wheels/pip-*.whl/pip install --quiet --no-deps /wheels/pip-*.whl; \
+      python3 -m venv --without-pip /opt/build && pip_wheel="$(echo /wheels/pip-*.whl)" \
+      && /opt/build/bin/python "$pip_wheel/pip" install --quiet --no-deps "$pip_wheel"; \
     else \
       apt-get update && apt-get install -y --no-install-recommends python3-venv \
       && python3 -m venv /opt/build; \
