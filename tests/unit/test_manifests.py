@@ -12,10 +12,16 @@ import yaml
 
 from meshtool.cli import controller as cli_controller
 from meshtool.cli import demo as cli_demo
+from meshtool.signers import names
 
 ROOT = Path(__file__).resolve().parents[2]
 SIGNERS = ["row-major.net/service-dns", "row-major.net/spiffe", "row-major.net/pod-identity"]
-SCENARIOS = ["service-dns-unauth-client", "service-dns-spiffe-client", "spiffe-mtls"]
+SCENARIOS = [
+    "service-dns-unauth-client",
+    "service-dns-spiffe-client",
+    "spiffe-mtls",
+    "pod-identity-client",
+]
 COMMANDS = {c.name: c for c in [*cli_demo.COMMANDS, *cli_controller.COMMANDS]}
 
 
@@ -213,7 +219,12 @@ def check_files_are_projected(params: dict[str, Any], container, volumes) -> Non
         if "clusterTrustBundle" in source:
             labels = source["clusterTrustBundle"]["labelSelector"]["matchLabels"]
             signer = source["clusterTrustBundle"]["signerName"]
-            assert labels[f"{signer.split('/')[1]}.row-major.net/canarying"] == "live"
+            canarying = {
+                names.SERVICE_DNS: names.DEFAULT.service_dns_canarying_label,
+                names.SPIFFE: names.DEFAULT.spiffe_canarying_label,
+                names.POD_IDENTITY: names.DEFAULT.pod_identity_canarying_label,
+            }[signer]
+            assert labels[canarying] == names.LIVE
 
 
 def test_spiffe_mtls_pins_both_identities() -> None:
@@ -230,6 +241,27 @@ def test_spiffe_mtls_pins_both_identities() -> None:
         "spiffe://cluster.local/ns/spiffe-mtls/sa/client",
     )
     assert ids["client"]["server_spiffe_id"] == "spiffe://cluster.local/ns/spiffe-mtls/sa/server"
+
+
+def test_pod_identity_example_trusts_only_the_pod_identity_signer_for_clients() -> None:
+    docs = load("example-manifests")
+    server = find(docs, "Deployment", "server", "pod-identity-client")["spec"]["template"]["spec"]
+    client = find(docs, "Deployment", "client", "pod-identity-client")["spec"]["template"]["spec"]
+    signers = {
+        name: [
+            (kind, source[kind]["signerName"])
+            for volume in spec["volumes"]
+            for source in volume["projected"]["sources"]
+            for kind in source
+        ]
+        for name, spec in (("server", server), ("client", client))
+    }
+    assert signers["server"] == [
+        ("podCertificate", "row-major.net/service-dns"),
+        ("clusterTrustBundle", "row-major.net/pod-identity"),
+    ]
+    assert ("podCertificate", "row-major.net/pod-identity") in signers["client"]
+    assert parse_args(server["containers"][0]["args"])["enable_spiffe_client_support"]
 
 
 def test_kind_configs() -> None:
