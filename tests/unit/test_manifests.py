@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 from pathlib import Path
 from typing import Any
@@ -272,6 +273,11 @@ def test_kind_configs() -> None:
         "ClusterTrustBundleProjection": True,
     }
     assert set(old["runtimeConfig"].values()) == {"true"}
-    for config in (old, yaml.safe_load((ROOT / "kind/kind-config.yaml").read_text())):
+    new = yaml.safe_load((ROOT / "kind/kind-config.yaml").read_text())
+    for config in (old, new):
         assert config["apiVersion"] == "kind.x-k8s.io/v1alpha4"
         assert [n["role"] for n in config["nodes"]] == ["control-plane", "worker"]
+    assert {n["image"] for n in old["nodes"]} == {"kindest/node:v1.35.0"}
+    (image,) = {n["image"] for n in new["nodes"]}
+    assert re.fullmatch(r"kindest/node:v1\.37\.\d+@sha256:[0-9a-f]{64}", image)
+    assert image in (ROOT / "README.md").read_text()  # the quickstart shows the pinned image
