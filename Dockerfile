@@ -5,10 +5,11 @@
 # cluster's containerd. That build has no network: the host downloads the locked wheels and
 # mounts them at /wheels, with an /etc/pip.conf that says no-index and find-links = /wheels.
 #
-# Layers, from the least to the most often changed: Python; the locked dependencies
-# (requirements.lock, `make lock`; they change only with the lock); meshtool itself. Every
+# Layers, from the least to the most often changed: Python; the venv /opt/meshtool with the
+# locked dependencies (requirements.lock, `make lock`: this layer changes only with the lock);
+# meshtool itself in /opt/meshtool-app (a .pth file in the venv puts it on sys.path). Every
 # package is pinned by version and hash (pip --require-hashes). The final stage holds Debian's
-# python3 and the venv /opt/meshtool only: no pip, setuptools or wheel, no build tools.
+# python3 and those two folders only: no pip, setuptools or wheel, no build tools.
 # BASE may name a digest (--build-arg BASE=debian:bookworm-slim@sha256:...) to pin the base too.
 ARG BASE=debian:bookworm-slim
 
@@ -35,14 +36,16 @@ RUN if [ -d /wheels ]; then \
 COPY requirements.lock /tmp/
 RUN python3 -m venv --without-pip /opt/meshtool \
     && /opt/build/bin/pip --python /opt/meshtool/bin/python install --quiet --no-cache-dir \
-       --disable-pip-version-check --require-hashes --no-deps -r /tmp/requirements.lock
+       --disable-pip-version-check --require-hashes --no-deps -r /tmp/requirements.lock \
+    && echo /opt/meshtool-app > "$(/opt/meshtool/bin/python -c \
+       'import sysconfig; print(sysconfig.get_path("purelib"))')/meshtool-app.pth"
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY meshtool ./meshtool
 RUN /opt/build/bin/pip wheel --quiet --no-cache-dir --disable-pip-version-check --no-deps \
        --no-build-isolation --wheel-dir /tmp/dist . \
     && /opt/build/bin/pip --python /opt/meshtool/bin/python install --quiet --no-cache-dir \
-       --disable-pip-version-check --no-deps /tmp/dist/meshtool-*.whl
+       --disable-pip-version-check --no-deps --target /opt/meshtool-app /tmp/dist/meshtool-*.whl
 
 FROM python
 ARG VERSION=0.1.0
@@ -56,8 +59,9 @@ LABEL org.opencontainers.image.title="meshtool" \
       org.opencontainers.image.revision="${REVISION}" \
       org.opencontainers.image.base.name="debian:bookworm-slim"
 COPY --from=build /opt/meshtool /opt/meshtool
+COPY --from=build /opt/meshtool-app /opt/meshtool-app
 # The manifests run us as 65532 with a read-only root file system; nothing is written at runtime.
 USER 65532:65532
-ENV PATH=/opt/meshtool/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+ENV PATH=/opt/meshtool-app/bin:/opt/meshtool/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 ENTRYPOINT ["meshtool"]
