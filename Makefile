@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .PHONY: demo test unit integration check lint lock lock-check flag-docs k8s-binaries bench \
-	bench-services clean node-binaries node-images cluster cluster-down node-test
+	bench-services clean node-binaries node-images cluster cluster-down node-test helm
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -60,6 +60,10 @@ flag-docs: $(STAMP)
 ## Build (or reuse) kube-apiserver, kubectl and etcd for MESHTOOL_K8S_VERSIONS.
 k8s-binaries:
 	@./hack/k8s-binaries.sh
+
+## Build (or reuse) helm v3.22.0 for the chart tests (~/.cache/meshtool/helm/).
+helm:
+	@./hack/helm-binary.sh
 
 ## Issuance benchmark against a local control plane (prints a table and a `bench:` line).
 bench: $(STAMP)

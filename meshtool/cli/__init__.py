@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from meshtool.cli import ca, capool, controller, demo, inspect, localdemo
+from meshtool.cli import ca, capool, controller, demo, doctor, inspect, localdemo
 
 
 class _Root(click.Group):
@@ -34,7 +34,7 @@ def root(debug: bool) -> None:
     """Kubernetes Pod Certificate signers and their tooling."""
 
 
-for _module in (controller, capool, ca, inspect, demo, localdemo):
+for _module in (controller, capool, ca, inspect, doctor, demo, localdemo):
     for _command in _module.COMMANDS:
         root.add_command(_command)
 
