@@ -5,8 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test unit integration check lint k8s-binaries bench bench-services clean \
-	node-binaries node-images cluster cluster-down node-test helm
+.PHONY: demo test unit integration check lint lock lock-check flag-docs k8s-binaries bench \
+	bench-services clean node-binaries node-images cluster cluster-down node-test helm
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,6 +44,18 @@ check: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+## The image's pinned packages (requirements.lock, requirements-build.lock) from pyproject.toml.
+lock: $(STAMP)
+	@./hack/lock.sh
+
+## Fail when the lock files are not current with pyproject.toml (CI runs this).
+lock-check: $(STAMP)
+	@./hack/lock.sh --check
+
+## Rewrite the README's "Controller flags" table from the code (a unit test checks it).
+flag-docs: $(STAMP)
+	@$(BIN)/python -m meshtool.cli.flagdoc README.md
 
 ## Build (or reuse) kube-apiserver, kubectl and etcd for MESHTOOL_K8S_VERSIONS.
 k8s-binaries:

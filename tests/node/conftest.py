@@ -53,6 +53,7 @@ EXAMPLE_NAMESPACES = (
     "service-dns-spiffe-client",
     "spiffe-mtls",
     "service-dns-statefulset",
+    "pod-identity-client",
 )
 SERVER_URLS = {ns: f"https://server.{ns}.svc/" for ns in EXAMPLE_NAMESPACES} | {
     # The StatefulSet example's client dials its server by the per-pod name.
