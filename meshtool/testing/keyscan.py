@@ -19,6 +19,7 @@ out, so certificates and PCRs never count as leaks.
 from __future__ import annotations
 
 import base64
+import functools
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -86,12 +87,30 @@ def raw_secrets(key: PrivateKey) -> list[bytes]:
 
 
 def sibling(key: PrivateKey) -> PrivateKey:
-    """Another key of the same type, whose encodings show the shared structure."""
+    """Another key of the same type, whose encodings show the shared structure. One per key
+    type and size in a process: RSA's length fields vary with the key (d may be a byte shorter),
+    so the scanner and a test must look at the same sibling to agree on what is structure."""
     if isinstance(key, ed25519.Ed25519PrivateKey):
-        return ed25519.Ed25519PrivateKey.generate()
+        return _sibling("ed25519", 0)
     if isinstance(key, ec.EllipticCurvePrivateKey):
-        return ec.generate_private_key(key.curve)
-    return rsa.generate_private_key(65537, key.key_size)
+        return _sibling(key.curve.name, 0)
+    return _sibling("rsa", key.key_size)
+
+
+@functools.cache
+def _sibling(kind: str, size: int) -> PrivateKey:
+    if kind == "ed25519":
+        return ed25519.Ed25519PrivateKey.generate()
+    if kind == "rsa":
+        return rsa.generate_private_key(65537, size)
+    return ec.generate_private_key(_CURVES[kind]())
+
+
+_CURVES: dict[str, type[ec.EllipticCurve]] = {
+    "secp256r1": ec.SECP256R1,
+    "secp384r1": ec.SECP384R1,
+    "secp521r1": ec.SECP521R1,
+}
 
 
 class KeyScanner:
