@@ -46,7 +46,10 @@ class _Root(click.Group):
 
     def invoke(self, ctx: click.Context) -> object:
         self._debug = bool(ctx.params.get("debug"))
-        return super().invoke(ctx)
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:  # before click's own handler, which exits 1
+            sys.exit(failures.quiet_broken_pipe())
 
 
 @click.group(cls=_Root, context_settings={"auto_envvar_prefix": "MESHTOOL"})
