@@ -23,8 +23,8 @@ def unreachable(tmp_path: Path) -> Path:
         port = sock.getsockname()[1]
     path = tmp_path / "kubeconfig"
     path.write_text(
-        "clusters:\n- name: c\n  cluster: {server: 'https://127.0.0.1:%d'}\n"
-        "contexts:\n- name: x\n  context: {cluster: c}\ncurrent-context: x\n" % port
+        f"clusters:\n- name: c\n  cluster: {{server: 'https://127.0.0.1:{port}'}}\n"
+        "contexts:\n- name: x\n  context: {cluster: c}\ncurrent-context: x\n"
     )
     return path
 
