@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from meshtool import clock
@@ -37,6 +38,7 @@ def meshtool(
     )
 
 
+@pytest.mark.all_versions  # the served ClusterTrustBundle version differs between releases
 async def test_inspect_reads_kubectl_output_of_cluster_trust_bundles(kube, kubectl, ctb_version):
     pool = capool.new_pool(ca_id="1", name=SIGNER, clock=clock.SystemClock())
     resource = resources.cluster_trust_bundles(ctb_version)
@@ -112,13 +114,16 @@ async def test_make_ca_pool_secret_uses_meshtool_kubeconfig_and_context(
 
     done = await asyncio.to_thread(meshtool, *args, "--context", "edges", env=env)
     assert done.returncode == 0, done.stderr
-    server = yaml.safe_load(control_plane.kubeconfig.read_text())["clusters"][0]["cluster"][
-        "server"
-    ]
-    assert done.stdout.splitlines()[1].strip().startswith(f'written to context "edges" (cluster ')
-    assert done.stdout.splitlines()[1].strip().endswith(f", {server})")
+    written = done.stdout.splitlines()[1].strip()
+    assert written.startswith('written to context "edges" (cluster ')
+    assert written.endswith(f", {server_of(control_plane)})")
 
     secret = await kubectl.run("get", "secret", "-n", namespace, "pool", "-o", "yaml")
     shown = await asyncio.to_thread(meshtool, "inspect", "-", input=secret.stdout)
     assert shown.returncode == 0, shown.stderr
     assert shown.stdout.splitlines()[:2] == [f"Secret {namespace}/pool:", "CA pool: 1 CA(s)"]
+
+
+def server_of(control_plane) -> str:
+    """The apiserver URL of the harness's kubeconfig."""
+    return yaml.safe_load(control_plane.kubeconfig.read_text())["clusters"][0]["cluster"]["server"]
