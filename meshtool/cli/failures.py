@@ -22,6 +22,12 @@ import click
 from meshtool.kube import errors
 
 PREFIX = "meshtool: error: "
+_HELP: tuple[type[Exception], ...] = tuple(
+    getattr(click.exceptions, name)
+    for name in ("NoArgsIsHelpError",)
+    if hasattr(click.exceptions, name)
+)
+"""A group run without a command (click 8.2 on): the help, not an error line."""
 BROKEN_PIPE = 128 + 13
 """The status of a process killed by SIGPIPE, which is what a shell sees for `cat | head`."""
 INTERRUPTED = 130
@@ -53,6 +59,9 @@ def report(exc: BaseException) -> int:
     """Print `exc` as one line with the prefix; the exit status it stands for."""
     if is_broken_pipe(exc):
         return quiet_broken_pipe()
+    if isinstance(exc, _HELP):
+        click.echo(exc.format_message(), err=True)  # type: ignore[attr-defined]
+        return 2
     if isinstance(exc, click.Abort | KeyboardInterrupt):
         click.echo(f"{PREFIX}interrupted", err=True)
         return INTERRUPTED

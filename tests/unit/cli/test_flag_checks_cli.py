@@ -89,3 +89,11 @@ def test_https_client_refuses_a_bad_url_at_once(url: str, problem: str) -> None:
     line = refused("https-client", "--fetch-url", url, "--server-trust-bundle", "absent.pem")
     flag = "'--fetch-url' (env var: 'MESHTOOL_FETCH_URL')"
     assert line.startswith(f"Invalid value for {flag}: {problem}")
+
+
+@pytest.mark.parametrize("args", [[], ["ca"]])
+def test_a_group_without_a_command_shows_its_help_not_an_error(args: list[str]) -> None:
+    result = CliRunner().invoke(root, args, env={}, prog_name="meshtool")
+    assert result.exit_code in (0, 2)  # click 8.1 exits 0, 8.2 on 2
+    assert result.output.startswith(f"Usage: {' '.join(['meshtool', *args])} [OPTIONS] COMMAND")
+    assert PREFIX not in result.output
