@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .PHONY: demo test unit integration check lint k8s-binaries bench bench-services clean \
-	node-binaries node-images cluster cluster-down node-test
+	node-binaries node-images cluster cluster-down node-test helm
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -48,6 +48,10 @@ lint: $(STAMP)
 ## Build (or reuse) kube-apiserver, kubectl and etcd for MESHTOOL_K8S_VERSIONS.
 k8s-binaries:
 	@./hack/k8s-binaries.sh
+
+## Build (or reuse) helm v3.22.0 for the chart tests (~/.cache/meshtool/helm/).
+helm:
+	@./hack/helm-binary.sh
 
 ## Issuance benchmark against a local control plane (prints a table and a `bench:` line).
 bench: $(STAMP)

@@ -32,6 +32,7 @@ from meshtool.signers.spiffe import DEFAULT_TRUST_DOMAIN
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 LOG_FORMATS = ("text", "json")
 LOG_LEVELS = ("debug", "info", "warning")
+METRICS_AUTH = ("none", "kubernetes")
 KEY_TYPES = tuple(k.value for k in KeyType)
 
 _T = TypeVar("_T")
@@ -148,6 +149,12 @@ class ControllerSettings:
     health_address: str | None = flag(
         ":8080", "ADDR:PORT of /healthz, /readyz and /metrics; '' disables it."
     )
+    metrics_auth: str = flag(
+        "none",
+        "Who may read /metrics: anyone, or (kubernetes) a bearer token the apiserver "
+        "authenticates (TokenReview) and authorizes for get /metrics (SubjectAccessReview).",
+        choices=METRICS_AUTH,
+    )
     log_format: str = flag("text", "Log line format.", choices=LOG_FORMATS)
     log_level: str = flag("info", "Least severe level logged.", choices=LOG_LEVELS)
     disable_ca_rotation: bool = flag(
@@ -196,6 +203,7 @@ class ControllerSettings:
             (not 0 < self.refresh_fraction < 1, "--refresh-fraction must be between 0 and 1"),
             (self.log_format not in LOG_FORMATS, "--log-format must be json or text"),
             (self.log_level not in LOG_LEVELS, "--log-level must be debug, info or warning"),
+            (self.metrics_auth not in METRICS_AUTH, "--metrics-auth must be none or kubernetes"),
             (not 0 < self.ca_rotate_at < 1, "--ca-rotate-at must be between 0 and 1"),
             (self.ca_propagation_delay < 0, "--ca-propagation-delay must not be negative"),
             (self.ca_removal_delay < 0, "--ca-removal-delay must not be negative"),

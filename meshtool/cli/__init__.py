@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from meshtool.cli import ca, capool, controller, demo, failures, inspect, localdemo
+from meshtool.cli import ca, capool, controller, demo, doctor, failures, inspect, localdemo
 
 
 class _Root(click.Group):
@@ -59,7 +59,7 @@ def root(debug: bool) -> None:
     """Kubernetes Pod Certificate signers and their tooling."""
 
 
-for _module in (controller, capool, ca, inspect, demo, localdemo):
+for _module in (controller, capool, ca, inspect, doctor, demo, localdemo):
     for _command in _module.COMMANDS:
         root.add_command(_command)
 

@@ -158,8 +158,28 @@ class KubeClient:
                 if line:
                     yield codec.watch_event(line, what)
 
-    async def create(self, resource: Resource, body: JSON, *, namespace: str | None = None) -> JSON:
-        return await self._request("POST", resource.path(namespace), body=body, write=True)
+    async def create(
+        self,
+        resource: Resource,
+        body: JSON,
+        *,
+        namespace: str | None = None,
+        name: str | None = None,
+        subresource: str | None = None,
+    ) -> JSON:
+        """POST a new object, or with `name` and `subresource` a subresource (a TokenRequest)."""
+        path = resource.path(namespace, name, subresource)
+        return await self._request("POST", path, body=body, write=True)
+
+    async def review(self, resource: Resource, body: JSON) -> JSON:
+        """The `status` the apiserver answers a review (TokenReview, SubjectAccessReview) with.
+
+        Reviews are not stored, so there is no fieldManager; the body may hold a bearer token,
+        which, like every request body, is never logged nor put into an error.
+        """
+        answer = await self._request("POST", resource.path(), body=body)
+        status = answer.get("status")
+        return status if isinstance(status, dict) else {}
 
     async def replace(
         self,

@@ -12,6 +12,7 @@ import yaml
 
 from meshtool.cli import controller as cli_controller
 from meshtool.cli import demo as cli_demo
+from meshtool.localdemo import manifests
 
 ROOT = Path(__file__).resolve().parents[2]
 SIGNERS = ["row-major.net/service-dns", "row-major.net/spiffe", "row-major.net/pod-identity"]
@@ -20,9 +21,10 @@ COMMANDS = {c.name: c for c in [*cli_demo.COMMANDS, *cli_controller.COMMANDS]}
 
 
 def load(*dirs: str) -> list[dict[str, Any]]:
+    """The documents of folders; a kustomize base contributes its `resources` files."""
     docs = []
     for d in dirs:
-        for path in sorted((ROOT / d).glob("*.yaml")):
+        for path in manifests.manifest_files(ROOT / d):
             docs += [doc for doc in yaml.safe_load_all(path.read_text()) if doc is not None]
     return docs
 
@@ -63,6 +65,30 @@ def test_every_document_is_one_resource(directory: str) -> None:
         assert isinstance(doc, dict)
         assert {"apiVersion", "kind"} <= doc.keys()
         assert directory == "kind" or doc["metadata"]["name"]
+
+
+def test_the_kustomize_base_lists_every_manifest_of_its_folder() -> None:
+    folder = ROOT / "controller-manifests"
+    kustomization = yaml.safe_load((folder / "kustomization.yaml").read_text())
+    assert kustomization["kind"] == "Kustomization"
+    files = {p.name for p in folder.glob("*.yaml")} - {"kustomization.yaml"}
+    assert sorted(kustomization["resources"]) == sorted(files)
+
+
+def test_every_controller_object_carries_the_name_label(controller_docs) -> None:
+    for doc in controller_docs:
+        if doc["kind"] != "Namespace":
+            assert doc["metadata"]["labels"] == {"app.kubernetes.io/name": "meshtool-controller"}
+
+
+def test_metrics_service_selects_the_controller_pods_health_port(controller_docs) -> None:
+    service = find(controller_docs, "Service", "meshtool-controller-metrics", "mesh-controller")
+    deploy = find(controller_docs, "Deployment", "meshtool-controller", "mesh-controller")
+    template = deploy["spec"]["template"]
+    assert service["spec"]["selector"] == template["metadata"]["labels"]
+    (port,) = service["spec"]["ports"]
+    (container_port,) = template["spec"]["containers"][0]["ports"]
+    assert (port["name"], port["targetPort"]) == ("metrics", container_port["name"])
 
 
 def test_cluster_role_grants_exactly_what_the_signers_need(controller_docs) -> None:
