@@ -30,9 +30,12 @@ MAX_HEADERS = 64
 
 
 def split_address(address: str) -> tuple[str, int]:
+    """`HOST:PORT`, `[V6ADDR]:PORT` or `:PORT` (all interfaces); port 0 picks a free one."""
     host, sep, port = address.rpartition(":")
     if not sep or not port.isdigit():
         raise ValueError(f"--health-address {address!r} is not HOST:PORT or :PORT")
+    if int(port) > 65535:
+        raise ValueError(f"--health-address {address!r}: port {int(port)} is not in 1-65535")
     return (host.strip("[]") or "0.0.0.0"), int(port)
 
 

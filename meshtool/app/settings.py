@@ -23,7 +23,9 @@ from pathlib import Path
 from typing import TypeVar
 
 from meshtool.api.types import KeyType
+from meshtool.app import health
 from meshtool.sharding.leases import Identity
+from meshtool.signers import spiffeid
 from meshtool.signers.dnsforms import DEFAULT_CLUSTER_DOMAIN, NameForms
 from meshtool.signers.spiffe import DEFAULT_TRUST_DOMAIN
 
@@ -204,11 +206,20 @@ class ControllerSettings:
             (self.metrics_auth not in METRICS_AUTH, "--metrics-auth must be none or kubernetes"),
             (not 0 < self.ca_rotate_at < 1, "--ca-rotate-at must be between 0 and 1"),
             (self.ca_propagation_delay < 0, "--ca-propagation-delay must not be negative"),
+            (self.ca_removal_delay < 0, "--ca-removal-delay must not be negative"),
+            (self.ca_rotation_interval <= 0, "--ca-rotation-interval must be positive"),
+            (self.identity_mismatch_grace < 0, "--identity-mismatch-grace must not be negative"),
         )
         for failed, message in checks:
             if failed:
                 return message
-        return self._key_type_problem() or self._domain_problem() or self._pool_problem()
+        return (
+            self._key_type_problem()
+            or self._domain_problem()
+            or self._pool_problem()
+            or self._trust_domain_problem()
+            or self._health_problem()
+        )
 
     def name_forms(self) -> NameForms:
         """The service-dns name forms these settings allow."""
@@ -226,6 +237,24 @@ class ControllerSettings:
         for flag_name, domain in named:
             if not _DNS_SUBDOMAIN.match(domain) or domain in ("svc", "cluster-domain"):
                 return f"{flag_name}: {domain!r} must be a DNS domain (not svc, cluster-domain)"
+        return None
+
+    def _trust_domain_problem(self) -> str | None:
+        try:
+            spiffeid.validate_trust_domain(self.spiffe_trust_domain)
+        except spiffeid.InvalidSpiffeId as exc:
+            return f"--spiffe-trust-domain: {exc}"
+        return None
+
+    def _health_problem(self) -> str | None:
+        if not self.health_address:
+            return None
+        try:
+            _, port = health.split_address(self.health_address)
+        except ValueError as exc:
+            return str(exc)
+        if port == 0:  # a random port nobody can probe or scrape
+            return f"--health-address {self.health_address!r}: port 0 is not in 1-65535"
         return None
 
     def _key_type_problem(self) -> str | None:

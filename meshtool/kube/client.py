@@ -9,7 +9,8 @@ Invariants:
 - every request (watch starts included) first takes a token from the client-side rate limiter
   (`meshtool.pacing.TokenBucket`; `qps=None` means no client-side limit);
 - every HTTP error answer becomes an `errors.ApiError` subclass via `errors.from_status`, and
-  every httpx2 failure becomes `errors.TransportError` chained with `from`;
+  every httpx2 failure becomes `errors.TransportError` chained with `from`, its message naming
+  the server and the cause (`meshtool.kube.unreachable`);
 - writes carry `fieldManager=meshtool`; request bodies are never logged;
 - `watch` yields events until the server ends the stream and never restarts by itself: an
   expired resourceVersion raises `errors.Gone` so the caller (the informer) relists.
@@ -29,7 +30,7 @@ import msgspec
 
 from meshtool import pacing
 from meshtool.clock import SystemClock
-from meshtool.kube import codec, config, errors
+from meshtool.kube import codec, config, errors, unreachable
 from meshtool.kube.codec import ListResult as ListResult
 from meshtool.kube.codec import WatchEvent as WatchEvent
 from meshtool.kube.resources import Resource
@@ -269,10 +270,13 @@ class KubeClient:
                 method, path, params=params, content=content, headers=hdrs
             )
         except httpx2.HTTPError as exc:
-            raise errors.TransportError(f"{what}: {exc!r}") from exc
+            raise self._unreachable(exc, what) from exc
         if response.status_code >= 400:
             raise codec.api_error(response.status_code, response.content, what)
         return codec.decode(response.content, what)
+
+    def _unreachable(self, exc: httpx2.HTTPError, what: str) -> errors.TransportError:
+        return errors.TransportError(unreachable.describe(exc, server=self.server, what=what))
 
     @asynccontextmanager
     async def _stream(
@@ -287,7 +291,7 @@ class KubeClient:
                     raise codec.api_error(response.status_code, await response.aread(), what)
                 yield response.aiter_lines()
         except httpx2.HTTPError as exc:
-            raise errors.TransportError(f"{what}: {exc!r}") from exc
+            raise self._unreachable(exc, what) from exc
 
 
 def _selectors(label_selector: str | None, field_selector: str | None) -> dict[str, str]:
