@@ -47,7 +47,8 @@ def describe(exc: errors.KubeError) -> str:
     """One sentence for a failed read, without the HTTP library's repr."""
     if isinstance(exc, errors.ApiError):
         return f"{exc.message} (HTTP {exc.code})"
-    return str(exc.__cause__ or exc) or type(exc.__cause__ or exc).__name__
+    # A TransportError already names the server and the cause (meshtool.kube.unreachable).
+    return str(exc) or str(exc.__cause__) or type(exc.__cause__ or exc).__name__
 
 
 async def observe(client: KubeClient, target: Target) -> Observed:
@@ -70,7 +71,8 @@ async def _discover(client: KubeClient) -> dict[str, set[str]]:
         try:
             found = await client.served_resources(f"certificates.k8s.io/{version}")
         except (errors.TransportError, errors.Unauthorized) as exc:
-            raise Unreachable(f"apiserver {client.server}: {describe(exc)}") from exc
+            said = describe(exc)
+            raise Unreachable(said if client.server in said else f"{client.server}: {said}") from exc
         served[version] = found or set()
     return served
 
