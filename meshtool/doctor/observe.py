@@ -72,7 +72,9 @@ async def _discover(client: KubeClient) -> dict[str, set[str]]:
             found = await client.served_resources(f"certificates.k8s.io/{version}")
         except (errors.TransportError, errors.Unauthorized) as exc:
             said = describe(exc)
-            raise Unreachable(said if client.server in said else f"{client.server}: {said}") from exc
+            raise Unreachable(
+                said if client.server in said else f"{client.server}: {said}"
+            ) from exc
         served[version] = found or set()
     return served
 

@@ -56,7 +56,9 @@ def test_unreachable_apiserver_is_one_fail_naming_it(dead_server):
     done = run("--kubeconfig", str(dead_server))
     assert done.returncode == 1, done.stderr
     [finding] = done.stdout.splitlines()[1:-1]
-    assert finding.startswith("fail  api      apiserver: cannot reach the apiserver https://127.0.0.1:")
+    assert finding.startswith(
+        "fail  api      apiserver: cannot reach the apiserver https://127.0.0.1:"
+    )
     assert "connection refused" in finding
     assert "ConnectError(" not in finding and "Traceback" not in done.stderr
     as_json = run("--output", "json", env={"MESHTOOL_KUBECONFIG": str(dead_server), "PATH": ""})
