@@ -157,7 +157,7 @@ POOL = ("--namespace", "mesh-controller", "--name", "spiffe-ca-pool")
 
 @dataclass
 class Rotation:
-    """The manual rotation of the spiffe pool that test_4 begins and test_9 finishes."""
+    """The manual rotation of the spiffe pool that test_04 begins and test_09 finishes."""
 
     old: x509.Certificate  # the root of the CA that signed until `activate`
     new: x509.Certificate  # the root of the prepared, then active, CA
@@ -187,8 +187,8 @@ def spiffe_pool(kubectl: Kubectl) -> capool.CAPool:
 def rotation(quickstart: Kubectl, refresh_watch: RefreshWatch) -> Rotation:
     """The first half of a manual rotation of the spiffe pool, as the README's runbook says:
     `ca prepare`; wait until the spiffe-mtls server's and client's trust-bundle files carry the
-    new root (the kubelet's bundle cache); `ca activate` (the old CA is retired). test_4 checks
-    it; test_9 finishes it (`ca remove --force`) after the kubelet restart of test_8 has
+    new root (the kubelet's bundle cache); `ca activate` (the old CA is retired). test_04 checks
+    it; test_09 finishes it (`ca remove --force`) after the kubelet restart of test_08 has
     renewed every certificate, and counts the client's requests through all of it."""
     before = spiffe_pool(quickstart)
     old = before.signing_ca

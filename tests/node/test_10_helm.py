@@ -20,7 +20,7 @@ from meshtool.testing.binaries import locate_helm
 
 from .conftest import EXAMPLE_NAMESPACES, SIGNERS
 from .nodekit import ROOT, Kubectl, condition_types, pcrs, report, running_ready, wait_for
-from .test_1_quickstart import success
+from .test_01_quickstart import success
 
 pytestmark = [pytest.mark.node, pytest.mark.timeout(900)]
 
@@ -67,10 +67,8 @@ def test_helm_install_issues_the_examples_certificates(quickstart: Kubectl) -> N
         "two Helm-installed replicas Running and Ready",
         lambda: len(running_ready(quickstart.json(*MC, "get", "pods"))) == 2,
     )
-    pods = quickstart.json(*MC, "get", "pods")["items"]
-    assert all(
-        p["metadata"]["labels"].get("app.kubernetes.io/instance") == "meshtool" for p in pods
-    )
+    deploy = quickstart.json(*MC, "get", "deployment", "meshtool-controller")["metadata"]
+    assert deploy["labels"]["app.kubernetes.io/managed-by"] == "Helm", deploy["labels"]
     quickstart("apply", "-f", examples)
     wait_for("every example pod Ready and every PCR Issued", lambda: examples_issued(quickstart))
     for namespace in EXAMPLE_NAMESPACES:

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from .nodekit import Kubectl, condition_types, pcrs, report, wait_for
-from .test_3_key_types import namespace, pod, podcert
+from .test_03_key_types import namespace, pod, podcert
 
 pytestmark = [pytest.mark.node, pytest.mark.timeout(900)]
 

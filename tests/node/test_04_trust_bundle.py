@@ -1,5 +1,5 @@
 """A CA prepared in a pool Secret reaches the running pods' trust-bundle files, and only then
-signs: the first half of a manual rotation (the `rotation` fixture; test_9 finishes it).
+signs: the first half of a manual rotation (the `rotation` fixture; test_09 finishes it).
 
 The path: Secret -> the controller pods' Secret volumes (kubelet sync) -> the controller's pool
 poll -> the signer's ClusterTrustBundle -> the pods' clusterTrustBundle volumes (kubelet CTB

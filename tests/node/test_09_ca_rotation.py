@@ -1,7 +1,7 @@
-"""The end of the manual rotation begun in test_4: the example client and server of spiffe-mtls
+"""The end of the manual rotation begun in test_04: the example client and server of spiffe-mtls
 talk mTLS through all of it with zero failed requests.
 
-By now the new CA has been active since test_4, and the kubelet restart of test_8 made every pod
+By now the new CA has been active since test_04, and the kubelet restart of test_08 made every pod
 ask again, so every spiffe certificate mounted on this node should chain to the new root (this
 test waits for that, bounded). `meshtool ca remove` of the old CA is refused while leaves it
 signed may still be valid (24 h); `--force` removes it (an operator who knows the leaves were
@@ -22,7 +22,7 @@ from meshtool.pki import pem
 
 from .conftest import RefreshWatch, Rotation, client_log, meshtool_ca, trust_file_has
 from .nodekit import Kubectl, ready, report, verify, volume_dir, wait_for
-from .test_4_trust_bundle import published_roots
+from .test_04_trust_bundle import published_roots
 
 pytestmark = [pytest.mark.node, pytest.mark.timeout(900)]
 
