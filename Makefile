@@ -5,8 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test unit integration check lint k8s-binaries bench bench-services clean \
-	node-binaries node-images cluster cluster-down node-test
+.PHONY: demo test unit integration check lint k8s-binaries promtool monitoring bench \
+	bench-services clean node-binaries node-images cluster cluster-down node-test
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -48,6 +48,15 @@ lint: $(STAMP)
 ## Build (or reuse) kube-apiserver, kubectl and etcd for MESHTOOL_K8S_VERSIONS.
 k8s-binaries:
 	@./hack/k8s-binaries.sh
+
+## Build (or reuse) promtool, which the monitoring tests run on the alerts.
+promtool:
+	@./hack/promtool.sh
+
+## The alerts and dashboard as a PrometheusRule and a Grafana ConfigMap, for clusters without
+## the Helm chart: `make -s monitoring NAMESPACE=monitoring | kubectl apply -f -`.
+monitoring:
+	@./hack/monitoring.sh
 
 ## Issuance benchmark against a local control plane (prints a table and a `bench:` line).
 bench: $(STAMP)
