@@ -6,7 +6,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .PHONY: demo test unit integration check lint lock lock-check flag-docs k8s-binaries bench \
-	bench-services clean node-binaries node-images cluster cluster-down node-test helm
+	bench-services clean node-binaries node-images cluster cluster-down node-test helm promtool \
+	monitoring
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -64,6 +65,15 @@ k8s-binaries:
 ## Build (or reuse) helm v3.22.0 for the chart tests (~/.cache/meshtool/helm/).
 helm:
 	@./hack/helm-binary.sh
+
+## Build (or reuse) promtool, which the monitoring tests run on the alerts.
+promtool:
+	@./hack/promtool.sh
+
+## The alerts and dashboard as a PrometheusRule and a Grafana ConfigMap, for clusters without
+## the Helm chart: `make -s monitoring NAMESPACE=monitoring | kubectl apply -f -`.
+monitoring:
+	@./hack/monitoring.sh
 
 ## Issuance benchmark against a local control plane (prints a table and a `bench:` line).
 bench: $(STAMP)

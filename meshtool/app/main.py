@@ -270,6 +270,7 @@ class Controller:
         m.live_replicas.set_function(lambda: len(self.membership.current))
         m.pending.set_function(lambda: len(self._pending()))
         m.oldest_pending.set_function(self._oldest_pending_age)
+        m.watch_readiness(self.readiness)
         address = self.settings.health_address
         if not address:
             return None

@@ -4,11 +4,14 @@ Each `Controller` owns a `Metrics` with its own registry (served at its `/metric
 controllers in one process, as in tests, never share or double-count a series. Labels are
 signer names (at most three), reasons (a fixed vocabulary of CamelCase constants), HTTP codes
 and result words; never object names, so cardinality does not grow with the cluster. Gauges
-that describe the cache (pending requests, oldest age, queue depth) are computed at scrape
-time by callbacks the app registers.
+that describe the cache (pending requests, oldest age, queue depth) and readiness are computed
+at scrape time by callbacks the app registers. The dashboards and alerts in
+charts/meshtool/files/ use only these names (a test scrapes a running controller to check).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -106,3 +109,10 @@ class Metrics:
         )
         self.queue_depth = self._gauge("workqueue_depth", "Keys waiting in the work queue.")
         self.live_replicas = self._gauge("live_replicas", "Replicas this one sees as live.")
+        self.ready = self._gauge(
+            "ready", "1 while /readyz answers 200 (caches synced, CA pools loaded, API reachable)."
+        )
+
+    def watch_readiness(self, problems: Callable[[], list[str]]) -> None:
+        """`meshtool_ready` follows `problems` (what /readyz lists): 1 when there are none."""
+        self.ready.set_function(lambda: 0.0 if problems() else 1.0)
