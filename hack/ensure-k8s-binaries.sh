@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Build the Kubernetes binaries the integration tests need, if Go is here to build them.
+# Build the Kubernetes binaries the integration tests need (and toxiproxy, the fault suite's TCP
+# fault proxy), if Go is here to build them.
 # Under CI a missing Go is an error; on a developer machine the tests skip with a message instead.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -14,4 +15,5 @@ if ! command -v go >/dev/null; then
   echo "ensure-k8s-binaries: Go not found; integration tests will be skipped (install Go 1.26 to run them)"
   exit 0
 fi
+"$ROOT/hack/toxiproxy.sh"
 exec "$ROOT/hack/k8s-binaries.sh"

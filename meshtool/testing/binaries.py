@@ -8,6 +8,9 @@ Lookup order, like envtest:
 3. otherwise `hack/k8s-binaries.sh <minor>` builds them from the Go module proxy (minutes on a
    cold cache). The repo root is `$MESHTOOL_REPO_ROOT` or found relative to this package.
 
+`toxiproxy()` finds toxiproxy-server (the fault suite's TCP fault proxy) the same way: in
+`.../meshtool/toxiproxy/<version>/`, else built by `hack/toxiproxy.sh`.
+
 `BinariesUnavailable` means "cannot even try" (no Go, no build script); callers may skip on it
 outside CI. `BuildFailed` means the build ran and failed, which is always an error.
 """
@@ -23,6 +26,8 @@ from pathlib import Path
 FULL_VERSIONS = {"1.34": "v1.34.4", "1.35": "v1.35.4", "1.36": "v1.36.3", "1.37": "v1.37.2"}
 BINARIES = ("kube-apiserver", "etcd", "kubectl")
 BUILD_SCRIPT = "hack/k8s-binaries.sh"
+TOXIPROXY_VERSION = "v2.5.0"
+TOXIPROXY_SCRIPT = "hack/toxiproxy.sh"
 
 
 class BinariesUnavailable(RuntimeError):
@@ -43,9 +48,22 @@ def full_version(minor: str) -> str:
         ) from None
 
 
+def _cache_root() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "meshtool"
+
+
 def cache_dir(minor: str) -> Path:
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "meshtool" / "k8s" / full_version(minor)
+    return _cache_root() / "k8s" / full_version(minor)
+
+
+def toxiproxy() -> Path:
+    """toxiproxy-server, from the cache or built by `hack/toxiproxy.sh`."""
+    binary = _cache_root() / "toxiproxy" / TOXIPROXY_VERSION / "toxiproxy-server"
+    if not (binary.parent / "stamp").is_file() or not binary.is_file():
+        _run_script(TOXIPROXY_SCRIPT, [], f"toxiproxy {TOXIPROXY_VERSION}")
+    if not binary.is_file():
+        raise BuildFailed(f"{TOXIPROXY_SCRIPT} succeeded but {binary} is missing")
+    return binary
 
 
 def is_complete(folder: Path) -> bool:
@@ -79,20 +97,22 @@ def repo_root() -> Path | None:
 
 
 def _build(minor: str) -> None:
+    _run_script(BUILD_SCRIPT, [minor], f"Kubernetes {minor}")
+
+
+def _run_script(script: str, args: list[str], what: str) -> None:
     root = repo_root()
-    if root is None:
+    if root is None or not (root / script).is_file():
         raise BinariesUnavailable(
-            f"no binaries for Kubernetes {minor} and no {BUILD_SCRIPT} to build them "
+            f"no binaries for {what} and no {script} to build them "
             "(set KUBEBUILDER_ASSETS, or MESHTOOL_REPO_ROOT to a meshtool checkout)"
         )
     if shutil.which("go") is None:
-        raise BinariesUnavailable(
-            f"no binaries for Kubernetes {minor} and Go is not installed to build them"
-        )
-    _stream([str(root / BUILD_SCRIPT), minor], minor)
+        raise BinariesUnavailable(f"no binaries for {what} and Go is not installed to build them")
+    _stream([str(root / script), *args], what)
 
 
-def _stream(command: list[str], minor: str) -> None:
+def _stream(command: list[str], what: str) -> None:
     """Run the build, echoing its progress lines to stderr as they come."""
     tail: list[str] = []
     with subprocess.Popen(
@@ -105,4 +125,4 @@ def _stream(command: list[str], minor: str) -> None:
             tail = [*tail[-39:], line]
     if proc.returncode != 0:
         output = "".join(tail)
-        raise BuildFailed(f"building Kubernetes {minor} failed ({proc.returncode}):\n{output}")
+        raise BuildFailed(f"building {what} failed ({proc.returncode}):\n{output}")
