@@ -7,10 +7,17 @@ Leases, always including ourselves: if our own renewals fail, the others will se
 and take over our keys, and the apiserver's resourceVersion checks keep a request from being
 answered twice in the overlap.
 
-`owns(key)` is rendezvous hashing over the live set. `watch()` recomputes the set every tick
-(expiry happens without any Lease event) and calls `on_change` when it differs, so the
-controller can re-enqueue the keys that moved. Leases dead for over `forget_after` (their pod
-is gone but its Lease lingered, e.g. without garbage collection) are deleted.
+`owns(key)` is rendezvous hashing over the live set, and is False for every key while we do not
+hold our own Lease: until our first renewal, and whenever our last successful renewal is older
+than the lease duration (less a margin). A replica that was frozen (SIGSTOP, a long pause) or cut
+off from the apiserver past its Lease has been counted dead by the others, who took over its
+share; it must not act on that share from its stale view until it has renewed. When it holds
+the Lease again the live set changes and its keys are re-enqueued.
+
+`watch()` recomputes the set every tick (expiry happens without any Lease event) and calls
+`on_change` when it differs, so the controller can re-enqueue the keys that moved. Leases dead
+for over `forget_after` (their pod is gone but its Lease lingered, e.g. without garbage
+collection) are deleted.
 
 Each renewal also writes `annotations()` on our Lease: what this replica wants the others to
 observe about it (the CA pools it has loaded, for rotation). `announced(key)` reads one such
@@ -43,6 +50,8 @@ class Timing:
     heartbeat: float = 10.0
     duration_seconds: int = 15
     tick: float = 1.0
+    hold_margin: float = 2.0
+    """We stop acting this long before our Lease would expire in the others' eyes."""
     forget_after: dt.timedelta = dt.timedelta(hours=1)
 
 
@@ -81,6 +90,7 @@ class Membership:
         self._clock, self._timing = clock, timing
         self._annotations = annotations
         self._live: tuple[str, ...] = (self.me,)
+        self._held_until: float | None = None
 
     @property
     def me(self) -> str:
@@ -112,11 +122,17 @@ class Membership:
     def owns(self, key: str) -> bool:
         if self._identity is None:
             return True
-        return rendezvous.owner(key, self._live) == self.me
+        return self.holds_lease() and rendezvous.owner(key, self._live) == self.me
+
+    def holds_lease(self) -> bool:
+        """Whether our last successful renewal is recent enough that the others count us live."""
+        if self._identity is None:
+            return True
+        return self._held_until is not None and self._clock.monotonic() < self._held_until
 
     def refresh(self) -> bool:
-        """Recompute the live set; True when it changed."""
-        live = self.live_replicas()
+        """Recompute the live set (empty while we do not hold our Lease); True when it changed."""
+        live = self.live_replicas() if self.holds_lease() else ()
         changed = live != self._live
         self._live = live
         return changed
@@ -140,6 +156,12 @@ class Membership:
             await self._clock.sleep(self._timing.heartbeat)
 
     async def _renew(self) -> None:
+        started = self._clock.monotonic()
+        await self._write_lease()
+        hold = self._timing.duration_seconds - self._timing.hold_margin
+        self._held_until = started + hold
+
+    async def _write_lease(self) -> None:
         assert self._identity is not None
         body = leases.lease_body(
             self._identity,

@@ -175,11 +175,16 @@ class ControlPlane:
             raise RuntimeError(f"no {name} process in this control plane")
         return found[0]
 
-    async def compact(self) -> int:
-        """Compact etcd up to its current revision, so older resourceVersions are Gone (410)."""
+    async def compact(self, revision: int | None = None) -> int:
+        """Compact etcd up to `revision` (default: the current one), so older resourceVersions
+        are Gone (410)."""
         if not self.etcd_url:
             raise RuntimeError("compact() needs a control plane started by meshtool")
-        return await asyncio.to_thread(launch.etcd_compact, self.etcd_url)
+        return await asyncio.to_thread(launch.etcd_compact, self.etcd_url, revision)
+
+    async def revision(self) -> int:
+        """etcd's current revision (what the newest resourceVersion is, as a number)."""
+        return await asyncio.to_thread(launch.etcd_revision, self.etcd_url)
 
     async def _start_processes(self) -> None:
         assert self.bin_dir is not None

@@ -155,10 +155,15 @@ def _etcd_post(url: str, body: dict[str, object]) -> dict[str, Any]:
         return result
 
 
-def etcd_compact(url: str) -> int:
-    """Through etcd's JSON gateway: read the current revision, then compact to it."""
+def etcd_revision(url: str) -> int:
+    """etcd's current revision, through its JSON gateway."""
     key = base64.b64encode(b"/").decode()
-    revision = int(_etcd_post(f"{url}/v3/kv/range", {"key": key})["header"]["revision"])
+    return int(_etcd_post(f"{url}/v3/kv/range", {"key": key})["header"]["revision"])
+
+
+def etcd_compact(url: str, revision: int | None = None) -> int:
+    """Compact etcd's history up to `revision` (default: the current one); returns it."""
+    revision = revision or etcd_revision(url)
     _etcd_post(f"{url}/v3/kv/compaction", {"revision": revision, "physical": True})
     return revision
 
