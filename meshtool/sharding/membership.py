@@ -8,10 +8,12 @@ and take over our keys, and the apiserver's resourceVersion checks keep a reques
 answered twice in the overlap.
 
 `owns(key)` is rendezvous hashing over the live set, and is False for every key while we do not
-hold our own Lease: until our first renewal, and whenever our last successful renewal is older
-than the lease duration (less a margin). A replica that was frozen (SIGSTOP, a long pause) or cut
-off from the apiserver past its Lease has been counted dead by the others, who took over its
-share; it must not act on that share from its stale view until it has renewed. When it holds
+hold our own Lease: until our first renewal, whenever our last successful renewal is older than
+the lease duration (less a margin), and until our Lease cache shows that renewal (a watch is in
+order, so the cache then also holds every renewal of the others before ours). A replica that
+was frozen (SIGSTOP, a long pause) or cut off from the apiserver past its Lease has been counted
+dead by the others, who took over its share; it must not act on that share from its stale view
+until it has renewed. When it holds
 the Lease again the live set changes and its keys are re-enqueued.
 
 `watch()` recomputes the set every tick (expiry happens without any Lease event) and calls
@@ -91,6 +93,7 @@ class Membership:
         self._annotations = annotations
         self._live: tuple[str, ...] = (self.me,)
         self._held_until: float | None = None
+        self._renewed_version = ""
 
     @property
     def me(self) -> str:
@@ -125,10 +128,15 @@ class Membership:
         return self.holds_lease() and rendezvous.owner(key, self._live) == self.me
 
     def holds_lease(self) -> bool:
-        """Whether our last successful renewal is recent enough that the others count us live."""
+        """Whether our last renewal is recent enough that the others count us live, and our
+        Lease cache has caught up with it (so it also holds the others' renewals before it)."""
         if self._identity is None:
             return True
-        return self._held_until is not None and self._clock.monotonic() < self._held_until
+        if self._held_until is None or self._clock.monotonic() >= self._held_until:
+            return False
+        name = self._identity.lease_name
+        mine = next((x for x in self._cached() if x.name == name), None)
+        return mine is not None and mine.resource_version == self._renewed_version
 
     def refresh(self) -> bool:
         """Recompute the live set (empty while we do not hold our Lease); True when it changed."""
@@ -157,11 +165,11 @@ class Membership:
 
     async def _renew(self) -> None:
         started = self._clock.monotonic()
-        await self._write_lease()
-        hold = self._timing.duration_seconds - self._timing.hold_margin
-        self._held_until = started + hold
+        written = await self._write_lease()
+        self._renewed_version = str(written["metadata"].get("resourceVersion", ""))
+        self._held_until = started + self._timing.duration_seconds - self._timing.hold_margin
 
-    async def _write_lease(self) -> None:
+    async def _write_lease(self) -> dict[str, Any]:
         assert self._identity is not None
         body = leases.lease_body(
             self._identity,
@@ -172,17 +180,16 @@ class Membership:
         mine = next((x for x in self._cached() if x.name == self._identity.lease_name), None)
         if mine is None:
             with contextlib.suppress(errors.Conflict):
-                await self._client.create(
+                return await self._client.create(
                     resources.LEASES, body, namespace=self._identity.namespace
                 )
-                return
             # It exists but our cache has not seen it yet: fall through and update.
             current = await self._client.get(
                 resources.LEASES, self._identity.lease_name, namespace=self._identity.namespace
             )
             mine = leases.lease_view(current)
         body["metadata"]["resourceVersion"] = mine.resource_version
-        await self._client.replace(
+        return await self._client.replace(
             resources.LEASES, self._identity.lease_name, body, namespace=self._identity.namespace
         )
 

@@ -7,6 +7,8 @@ resourceVersion. On a control plane without a watch cache (`--watch-cache=false`
 served from etcd's history, so no write is missed; a 410 (history compacted away) is counted in
 `relists`, and a test that needs every write asserts it is zero.
 
+`caught_up(items)` says whether the record has reached a fresh list's state (resourceVersions
+cannot tell: without a watch cache there are no bookmarks, and other objects move the revision).
 `tally(uids)` judges the record: a PCR is issued once when exactly one status write set Issued
 and none came after it (so the chain never changed); `lost` never got a terminal status,
 `twice` had any status write after its Issued one, `failed` was Denied or Failed.
@@ -101,13 +103,18 @@ class StatusRecorder:
             if event.type in ("ADDED", "MODIFIED"):
                 self._note(event.object)
 
+    def caught_up(self, items: Iterable[JSON]) -> bool:
+        """Whether the last status recorded for each of `items` (a fresh list) is theirs."""
+        for obj in items:
+            history = self.seen.get(obj["metadata"]["uid"]) or [StatusSeen(0, (), "")]
+            if (history[-1].conditions, history[-1].chain) != _status_of(obj):
+                return False
+        return True
+
     def _note(self, obj: JSON) -> None:
         uid = obj["metadata"]["uid"]
         self.names[uid] = obj["metadata"]["name"]
-        status = obj.get("status") or {}
-        conditions = tuple(str(c.get("type")) for c in status.get("conditions") or [])
-        chain = status.get("certificateChain") or ""
-        digest = hashlib.sha256(chain.encode()).hexdigest() if chain else ""
+        conditions, digest = _status_of(obj)
         history = self.seen.setdefault(uid, [])
         if not conditions and not digest:
             return
@@ -136,6 +143,13 @@ class StatusRecorder:
             else:
                 result.issued_once += 1
         return result
+
+
+def _status_of(obj: JSON) -> tuple[tuple[str, ...], str]:
+    status = obj.get("status") or {}
+    conditions = tuple(str(c.get("type")) for c in status.get("conditions") or [])
+    chain = status.get("certificateChain") or ""
+    return conditions, hashlib.sha256(chain.encode()).hexdigest() if chain else ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -150,8 +150,7 @@ class Burst:
         listed = await self.bed.admin.list(
             self.recorder.resource, namespace=NAMESPACE, label_selector=f"{CASE_LABEL}={self.case}"
         )
-        target = int(listed.resource_version)
-        await until(lambda: int(self.recorder.resource_version or 0) >= target, 60, "catch-up")
+        await until(lambda: self.recorder.caught_up(listed.items), 60, "the recorder to catch up")
 
     def _row(self, fault: str, fault_end: float) -> Row:
         tally = self.recorder.tally(self.uids)

@@ -13,7 +13,7 @@ import pytest
 
 from meshtool.kube import resources
 
-from .faultbed import BURST, Bed, until
+from .faultbed import BURST, NAMESPACE, Bed, until
 
 pytestmark = pytest.mark.timeout(900)
 FAULT_SECONDS = 15.0
@@ -29,8 +29,13 @@ async def test_watch_expiry_mid_burst_relists(bed: Bed):
     burst = await bed.burst("gone")
     await burst.until_issued(BURST // 5)
     with bed.proxy.fault("reset"):  # the controller's watches break and cannot resume yet
-        await asyncio.sleep(2)  # PCRs keep arriving (created directly), so history moves on
-        revision = await bed.plane.revision()
+        poked = await bed.admin.patch(  # history moves on past every controller watch
+            burst.recorder.resource,
+            "gone-0",
+            {"metadata": {"labels": {"meshtool.test/poke": "1"}}},
+            namespace=NAMESPACE,
+        )
+        revision = int(poked["metadata"]["resourceVersion"])
         await until(lambda: int(burst.recorder.resource_version) >= revision, 60, "recorder")
         await bed.plane.compact(revision)  # the controller's last resourceVersions are gone
     healed = time.monotonic()

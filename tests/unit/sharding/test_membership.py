@@ -28,10 +28,10 @@ def test_single_replica_owns_everything():
 async def test_live_set_follows_lease_expiry_and_includes_ourselves():
     clock = FakeClock(T0)
     cached = [lease("r-1", T0), lease("r-2", T0 - dt.timedelta(seconds=10))]
-    m = membership.Membership(
-        identity=ME, client=RecordingClient(), cached_leases=lambda: cached, clock=clock
-    )
+    client = RecordingClient()
+    m = membership.Membership(identity=ME, client=client, cached_leases=lambda: cached, clock=clock)
     await m._renew()
+    seen(cached, client)
     assert m.refresh() and m.current == ("r-0", "r-1", "r-2")
     assert not m.refresh()  # unchanged
     clock.advance(6)  # r-2 renewed 16 s ago with a 15 s lease: dead
@@ -56,10 +56,13 @@ async def test_no_key_is_ours_until_we_hold_our_lease_nor_once_it_lapses():
     from its stale view it must act on nothing until it has renewed."""
     clock = FakeClock(T0)
     client = RecordingClient()
-    m = membership.Membership(identity=ME, client=client, cached_leases=tuple, clock=clock)
+    cached: list[leases.ReplicaLease] = []
+    m = membership.Membership(identity=ME, client=client, cached_leases=lambda: cached, clock=clock)
     assert not m.owns("ns/a") and not m.holds_lease()  # never renewed yet
     assert m.refresh() and m.current == ()
     await m._renew()
+    assert not m.holds_lease()  # renewed, but our cache has not seen it: it may be stale
+    seen(cached, client)
     assert not m.owns("ns/a")  # held, but the live set is recomputed on the next tick
     assert m.refresh() and m.current == ("r-0",) and m.owns("ns/a")
     clock.advance(12.9)  # 15 s lease, 2 s margin: still ours
@@ -67,6 +70,7 @@ async def test_no_key_is_ours_until_we_hold_our_lease_nor_once_it_lapses():
     clock.advance(0.2)  # no renewal for 13.1 s: the others may count us dead any moment
     assert not m.owns("ns/a") and m.refresh() and m.current == ()
     await m._renew()
+    seen(cached, client)
     assert m.refresh() and m.current == ("r-0",) and m.owns("ns/a")
     assert len(client.created) == 2
 
@@ -74,8 +78,11 @@ async def test_no_key_is_ours_until_we_hold_our_lease_nor_once_it_lapses():
 async def test_a_failed_renewal_does_not_extend_the_hold():
     clock = FakeClock(T0)
     client = RecordingClient()
-    m = membership.Membership(identity=ME, client=client, cached_leases=tuple, clock=clock)
+    cached: list[leases.ReplicaLease] = []
+    m = membership.Membership(identity=ME, client=client, cached_leases=lambda: cached, clock=clock)
     await m._renew()
+    seen(cached, client)
+    assert m.holds_lease()
     clock.advance(10)
     client.fail = True
     with pytest.raises(errors.TransportError):
@@ -94,10 +101,19 @@ class RecordingClient:
         if self.fail:
             raise errors.TransportError("POST leases: connection refused")
         self.created.append(body)
-        return body
+        return {**body, "metadata": {**body["metadata"], "resourceVersion": str(len(self.created))}}
 
     async def delete(self, resource, name, *, namespace=None, uid=None):
         self.deleted.append((name, uid))
+
+    async def replace(self, resource, name, body, *, namespace=None):
+        return await self.create(resource, body, namespace=namespace)
+
+
+def seen(cached: list, client: RecordingClient, holder: str = "r-0") -> None:
+    """The Lease informer delivers our latest write (with its resourceVersion) to the cache."""
+    cached[:] = [x for x in cached if x.holder != holder]
+    cached.append(leases.ReplicaLease(holder, "uid", holder, T0, 15, str(len(client.created))))
 
 
 async def test_leases_dead_for_over_an_hour_are_deleted_with_a_uid_precondition():
