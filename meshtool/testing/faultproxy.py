@@ -9,8 +9,9 @@ and every byte between that client and the apiserver goes through the proxy.
 Faults are toxiproxy "toxics" on the proxy, each on the downstream (to the client) or upstream
 (to the apiserver) direction of every connection, existing and new; `NETWORK_FAULTS` names the
 ones the fault suite uses. `fault(name)` is a context manager that adds a set and removes it on
-exit. TCP cannot lose bytes, so "lossy" here means what a lossy path does to a TCP client: long,
-uneven stalls and some connections dropped outright.
+exit (toxiproxy's `/reset`, so a failure halfway leaves nothing behind). TCP cannot lose
+bytes, so "lossy" here means what a lossy path does to a TCP client: uneven stalls, segments
+cut small, and some connections dropped outright.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from typing import Any
 from meshtool.testing import binaries, processes
 
 PROXY = "apiserver"
+API_TIMEOUT = 60.0
+"""Changing toxics interrupts every link of the proxy: slow when many connections crawl."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,11 +57,12 @@ def _both(type_: str, toxicity: float = 1.0, **attributes: int) -> list[Toxic]:
 NETWORK_FAULTS: dict[str, list[Toxic]] = {
     # 300 ms +- 250 ms each way: every round trip is slow and uneven.
     "slow": _both("latency", latency=300, jitter=250),
-    # Stalls of up to 1.5 s, segments cut small, and a third of connections reset after 1 s.
+    # Uneven stalls (what retransmissions do), segments cut small (delay in microseconds), and
+    # a fifth of connections reset after 2 s.
     "lossy": [
-        *_both("latency", latency=400, jitter=1000),
-        Toxic("slicer", "downstream", {"average_size": 64, "size_variation": 48, "delay": 200}),
-        Toxic("reset_peer", "downstream", {"timeout": 1000}, 0.33),
+        *_both("latency", latency=200, jitter=200),
+        Toxic("slicer", "downstream", {"average_size": 256, "size_variation": 128, "delay": 500}),
+        Toxic("reset_peer", "downstream", {"timeout": 2000}, 0.2),
     ],
     # 32 KB/s each way, about a few hundred PCR chains a minute.
     "bandwidth": _both("bandwidth", rate=32),
@@ -107,14 +111,16 @@ class FaultProxy:
     @contextmanager
     def fault(self, name: str) -> Iterator[None]:
         """Apply `NETWORK_FAULTS[name]` for the duration of the block."""
-        names = [f"{name}-{i}" for i in range(len(NETWORK_FAULTS[name]))]
-        for toxic_name, toxic in zip(names, NETWORK_FAULTS[name], strict=True):
-            self.add(toxic_name, toxic)
         try:
+            for i, toxic in enumerate(NETWORK_FAULTS[name]):
+                self.add(f"{name}-{i}", toxic)
             yield
         finally:
-            for toxic_name in names:
-                self.remove(toxic_name)
+            self.reset()
+
+    def reset(self) -> None:
+        """Remove every toxic (toxiproxy's own /reset)."""
+        self._call("POST", "/reset")
 
     def _answers(self) -> bool:
         try:
@@ -130,11 +136,11 @@ class FaultProxy:
         )
         request.add_header("Content-Type", "application/json")
         try:
-            with urllib.request.urlopen(request, timeout=10) as response:
+            with urllib.request.urlopen(request, timeout=API_TIMEOUT) as response:
                 raw = response.read()
         except urllib.error.HTTPError as exc:
             detail = exc.read().decode(errors="replace").strip()
             raise RuntimeError(f"toxiproxy {method} {path}: {exc.code} {detail}") from exc
-        if not raw or path == "/version":
+        if not raw or path in ("/version", "/reset"):
             return None
         return json.loads(raw)

@@ -121,6 +121,7 @@ async def bed(
     version = (await nodeapi.served_versions(admin, "podcertificaterequests"))[0]
     form = pcrforms.default_form(version, await nodeapi.server_minor(admin))
     app = f"faults-{secrets.token_hex(2)}"
+    fault_proxy.reset()
     the_bed = Bed(
         fault_plane, fault_proxy, admin, fl, fault_targets, pool, tmp_path, version, form, app
     )
