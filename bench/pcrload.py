@@ -1,12 +1,11 @@
 """The benchmark's load: simulated kubelets creating PodCertificateRequests, and the ceiling.
 
-`Fleet` makes the benchmark's namespace, ServiceAccount, nodes and pods, and one client per
-node authenticating as that node (so NodeRestriction judges every create as a kubelet's).
-`bodies_for` builds one PCR per pod with a fresh ECDSA P-256 key; `create_all` creates them as
-their nodes; `watch_issued` records when each one's Issued status arrives on a watch (and fails
-on any other terminal condition). `ceiling` measures the best a status writer could do: it writes
-precomputed Issued statuses to PCRs of a signer nobody runs, with the same HTTP stack. Nothing
-here starts a control plane or the controller, or reports: that is `issuance.py`.
+The fleet itself (`Fleet`, `bodies_for`, `create_all`) is `meshtool.testing.burst`, shared with
+the fault suite and re-exported here; `watch_issued` records when each one's Issued status
+arrives on a watch (and fails on any other terminal condition). `ceiling` measures the best a
+status writer could do: it writes precomputed Issued statuses to PCRs of a signer nobody runs,
+with the same HTTP stack. Nothing here starts a control plane or the controller, or reports:
+that is `issuance.py`.
 """
 
 from __future__ import annotations
@@ -18,97 +17,16 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from meshtool.api import decisions, pcr, status
-from meshtool.api.types import KeyType
 from meshtool.clock import SystemClock
 from meshtool.kube import resources
 from meshtool.kube.client import KubeClient
 from meshtool.pki import capool, issue
-from meshtool.testing import fleet, pcrforms
-from meshtool.testing.controlplane import ControlPlane
+from meshtool.testing import pcrforms
+from meshtool.testing.burst import NAMESPACE, Fleet, bodies_for, create_all
 
+__all__ = ["Fleet", "bodies_for", "ceiling", "create_all", "watch_issued"]
 CEILING_SIGNER = "bench.meshtool.invalid/ceiling"
-NAMESPACE = "bench"
-SA = "workload"
 JSON = dict[str, Any]
-
-
-class Fleet:
-    def __init__(self, cp: ControlPlane, admin: KubeClient, nodes: int) -> None:
-        self.cp, self.admin = cp, admin
-        self.node_names = [f"bench-node-{i}" for i in range(nodes)]
-        self.node_clients: dict[str, KubeClient] = {}
-
-    async def prepare(self) -> None:
-        await fleet.create_namespace(self.admin, NAMESPACE, [SA])
-        self.node_uids = await fleet.create_nodes(self.admin, self.node_names)
-        sa = await self.admin.get(resources.SERVICE_ACCOUNTS, SA, namespace=NAMESPACE)
-        self.sa_uid = sa["metadata"]["uid"]
-        for node in self.node_names:
-            kubeconfig = self.cp.user(f"system:node:{node}", ["system:nodes"])
-            self.node_clients[node] = self.cp.client(kubeconfig, qps=1e6, burst=1_000_000)
-
-    async def pods(self, prefix: str, count: int, signer: str) -> list[pcrforms.PodTarget]:
-        bodies = [
-            fleet.pod_body(
-                NAMESPACE,
-                f"{prefix}-{i}",
-                node=self.node_names[i % len(self.node_names)],
-                service_account=SA,
-                sources=[fleet.pod_certificate_source(signer)],
-            )
-            for i in range(count)
-        ]
-        created = await fleet.gather_limited(
-            (fleet.ensure(self.admin, resources.PODS, b) for b in bodies), limit=48
-        )
-        return [self._target(pod) for pod in created]
-
-    def _target(self, pod: JSON) -> pcrforms.PodTarget:
-        node = pod["spec"]["nodeName"]
-        return pcrforms.PodTarget(
-            namespace=NAMESPACE,
-            pod_name=pod["metadata"]["name"],
-            pod_uid=pod["metadata"]["uid"],
-            service_account_name=SA,
-            service_account_uid=self.sa_uid,
-            node_name=node,
-            node_uid=self.node_uids[node],
-        )
-
-    async def aclose(self) -> None:
-        for client in self.node_clients.values():
-            await client.aclose()
-
-
-def bodies_for(
-    targets: list[pcrforms.PodTarget], signer: str, version: str, form: pcrforms.KeyForm
-) -> list[JSON]:
-    return [
-        pcrforms.pcr_body(
-            form,
-            target,
-            version=version,
-            signer_name=signer,
-            key=pcrforms.generate_key(KeyType.ECDSAP256),
-        )
-        for target in targets
-    ]
-
-
-async def create_all(
-    fl: Fleet, resource: resources.Resource, bodies: list[JSON], concurrency: int
-) -> dict[str, tuple[float, JSON]]:
-    gate = asyncio.Semaphore(concurrency)
-    created: dict[str, tuple[float, JSON]] = {}
-
-    async def one(body: JSON) -> None:
-        async with gate:
-            client = fl.node_clients[body["spec"]["nodeName"]]
-            obj = await fleet.create_as_node(client, resource, body)
-            created[obj["metadata"]["name"]] = (time.monotonic(), obj)
-
-    await asyncio.gather(*(one(b) for b in bodies))
-    return created
 
 
 async def watch_issued(

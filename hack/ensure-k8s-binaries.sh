@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Build the Kubernetes binaries the integration tests need, helm for the chart tests and promtool
-# for the monitoring tests, if Go is here to build them.
+# Build the Kubernetes binaries the integration tests need, helm for the chart tests, promtool
+# for the monitoring tests and toxiproxy (the fault suite's TCP fault proxy), if Go is here.
 # Under CI a missing Go is an error; on a developer machine the tests skip with a message instead.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -17,3 +17,4 @@ if [[ -z "${KUBEBUILDER_ASSETS:-}" && -z "${MESHTOOL_USE_EXISTING_CLUSTER:-}" ]]
 fi
 [[ -n "${MESHTOOL_HELM:-}" ]] || "$ROOT/hack/helm-binary.sh"
 [[ -n "${MESHTOOL_PROMTOOL:-}" ]] || "$ROOT/hack/promtool.sh" >/dev/null
+"$ROOT/hack/toxiproxy.sh"

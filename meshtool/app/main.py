@@ -46,6 +46,9 @@ from meshtool.runtime import controller, trigger, workqueue
 from meshtool.sharding import membership
 
 log = logging.getLogger("meshtool.app")
+API_PROBE_INTERVAL = 5.0
+API_PROBE_TIMEOUT = 5.0
+"""How often, and how patiently, /readyz checks that kube-apiserver answers."""
 
 
 async def run(settings: ControllerSettings, *, clock: Clock | None = None) -> None:
@@ -251,9 +254,11 @@ class Controller:
         )
 
     async def _probe_api(self) -> None:
+        # Its own short timeout: a black-holed apiserver must turn /readyz red in seconds, not
+        # after the 30 s request timeout of the pool.
         while True:
-            self.api_ok = await self.client.healthy()
-            await self.clock.sleep(10)
+            self.api_ok = await self.client.healthy(timeout=API_PROBE_TIMEOUT)
+            await self.clock.sleep(API_PROBE_INTERVAL)
 
     def readiness(self) -> list[str]:
         problems = [] if self.api_ok else ["kube-apiserver is not reachable"]

@@ -225,6 +225,13 @@ class KubeClient:
         body = DELETE_OPTIONS | ({"preconditions": {"uid": uid}} if uid else {})
         await self._request("DELETE", resource.path(namespace, name), body=body)
 
+    async def delete_collection(
+        self, resource: Resource, *, namespace: str | None = None, label_selector: str
+    ) -> None:
+        """Delete every object matching `label_selector` in one request (the server iterates)."""
+        params = _selectors(label_selector, None)
+        await self._request("DELETE", resource.path(namespace), body=DELETE_OPTIONS, params=params)
+
     async def served_resources(self, group_version: str) -> set[str] | None:
         """Resource names (with subresources, e.g. "pods/status") served for a group/version."""
         path = f"/apis/{group_version}" if "/" in group_version else f"/api/{group_version}"
@@ -234,11 +241,13 @@ class KubeClient:
             return None
         return {str(r["name"]) for r in doc.get("resources") or []}
 
-    async def healthy(self) -> bool:
-        """Whether /readyz (or /healthz on servers without it) answers 200. Never raises."""
+    async def healthy(self, *, timeout: float | None = None) -> bool:
+        """Whether /readyz (or /healthz on servers without it) answers 200 (within `timeout`
+        seconds each, default the pool's request timeout). Never raises."""
+        limit = httpx2.Timeout(timeout) if timeout is not None else self._pool.timeout
         for path in ("/readyz", "/healthz"):
             try:
-                response = await self._http.get(path)
+                response = await self._http.get(path, timeout=limit)
             except httpx2.HTTPError:
                 return False
             if response.status_code != 404:

@@ -7,10 +7,19 @@ Leases, always including ourselves: if our own renewals fail, the others will se
 and take over our keys, and the apiserver's resourceVersion checks keep a request from being
 answered twice in the overlap.
 
-`owns(key)` is rendezvous hashing over the live set. `watch()` recomputes the set every tick
-(expiry happens without any Lease event) and calls `on_change` when it differs, so the
-controller can re-enqueue the keys that moved. Leases dead for over `forget_after` (their pod
-is gone but its Lease lingered, e.g. without garbage collection) are deleted.
+`owns(key)` is rendezvous hashing over the live set, and is False for every key while we do not
+hold our own Lease: until our first renewal, whenever our last successful renewal is older than
+the lease duration (less a margin), and until our Lease cache shows that renewal (a watch is in
+order, so the cache then also holds every renewal of the others before ours). A replica that
+was frozen (SIGSTOP, a long pause) or cut off from the apiserver past its Lease has been counted
+dead by the others, who took over its share; it must not act on that share from its stale view
+until it has renewed. When it holds
+the Lease again the live set changes and its keys are re-enqueued.
+
+`watch()` recomputes the set every tick (expiry happens without any Lease event) and calls
+`on_change` when it differs, so the controller can re-enqueue the keys that moved. Leases dead
+for over `forget_after` (their pod is gone but its Lease lingered, e.g. without garbage
+collection) are deleted.
 
 Each renewal also writes `annotations()` on our Lease: what this replica wants the others to
 observe about it (the CA pools it has loaded, for rotation). `announced(key)` reads one such
@@ -43,6 +52,8 @@ class Timing:
     heartbeat: float = 10.0
     duration_seconds: int = 15
     tick: float = 1.0
+    hold_margin: float = 2.0
+    """We stop acting this long before our Lease would expire in the others' eyes."""
     forget_after: dt.timedelta = dt.timedelta(hours=1)
 
 
@@ -81,6 +92,8 @@ class Membership:
         self._clock, self._timing = clock, timing
         self._annotations = annotations
         self._live: tuple[str, ...] = (self.me,)
+        self._held_until: float | None = None
+        self._renewed_version = ""
 
     @property
     def me(self) -> str:
@@ -112,11 +125,22 @@ class Membership:
     def owns(self, key: str) -> bool:
         if self._identity is None:
             return True
-        return rendezvous.owner(key, self._live) == self.me
+        return self.holds_lease() and rendezvous.owner(key, self._live) == self.me
+
+    def holds_lease(self) -> bool:
+        """Whether our last renewal is recent enough that the others count us live, and our
+        Lease cache has caught up with it (so it also holds the others' renewals before it)."""
+        if self._identity is None:
+            return True
+        if self._held_until is None or self._clock.monotonic() >= self._held_until:
+            return False
+        name = self._identity.lease_name
+        mine = next((x for x in self._cached() if x.name == name), None)
+        return mine is not None and mine.resource_version == self._renewed_version
 
     def refresh(self) -> bool:
-        """Recompute the live set; True when it changed."""
-        live = self.live_replicas()
+        """Recompute the live set (empty while we do not hold our Lease); True when it changed."""
+        live = self.live_replicas() if self.holds_lease() else ()
         changed = live != self._live
         self._live = live
         return changed
@@ -140,6 +164,12 @@ class Membership:
             await self._clock.sleep(self._timing.heartbeat)
 
     async def _renew(self) -> None:
+        started = self._clock.monotonic()
+        written = await self._write_lease()
+        self._renewed_version = str(written["metadata"].get("resourceVersion", ""))
+        self._held_until = started + self._timing.duration_seconds - self._timing.hold_margin
+
+    async def _write_lease(self) -> dict[str, Any]:
         assert self._identity is not None
         body = leases.lease_body(
             self._identity,
@@ -150,17 +180,16 @@ class Membership:
         mine = next((x for x in self._cached() if x.name == self._identity.lease_name), None)
         if mine is None:
             with contextlib.suppress(errors.Conflict):
-                await self._client.create(
+                return await self._client.create(
                     resources.LEASES, body, namespace=self._identity.namespace
                 )
-                return
             # It exists but our cache has not seen it yet: fall through and update.
             current = await self._client.get(
                 resources.LEASES, self._identity.lease_name, namespace=self._identity.namespace
             )
             mine = leases.lease_view(current)
         body["metadata"]["resourceVersion"] = mine.resource_version
-        await self._client.replace(
+        return await self._client.replace(
             resources.LEASES, self._identity.lease_name, body, namespace=self._identity.namespace
         )
 

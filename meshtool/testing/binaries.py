@@ -11,6 +11,8 @@ Lookup order, like envtest:
 helm (for the chart tests) is found the same way: `$MESHTOOL_HELM`, else
 `${XDG_CACHE_HOME:-~/.cache}/meshtool/helm/<version>/helm` with its `stamp`, else built by
 `hack/helm-binary.sh`.
+`toxiproxy()` finds toxiproxy-server (the fault suite's TCP fault proxy) the same way: in
+`.../meshtool/toxiproxy/<version>/`, else built by `hack/toxiproxy.sh`.
 
 `BinariesUnavailable` means "cannot even try" (no Go, no build script); callers may skip on it
 outside CI. `BuildFailed` means the build ran and failed, which is always an error.
@@ -29,6 +31,8 @@ BINARIES = ("kube-apiserver", "etcd", "kubectl")
 BUILD_SCRIPT = "hack/k8s-binaries.sh"
 HELM_VERSION = "v3.22.0"
 HELM_SCRIPT = "hack/helm-binary.sh"
+TOXIPROXY_VERSION = "v2.5.0"
+TOXIPROXY_SCRIPT = "hack/toxiproxy.sh"
 
 
 class BinariesUnavailable(RuntimeError):
@@ -47,6 +51,7 @@ def full_version(minor: str) -> str:
         raise BinariesUnavailable(
             f"unknown Kubernetes version {minor!r} (known: {known})"
         ) from None
+
 
 
 def cache_dir(minor: str) -> Path:
@@ -70,6 +75,16 @@ def locate_helm() -> Path:
     if not (folder / "helm").is_file():
         raise BuildFailed(f"{HELM_SCRIPT} succeeded but {folder}/helm is missing")
     return folder / "helm"
+
+
+def toxiproxy() -> Path:
+    """toxiproxy-server, from the cache or built by `hack/toxiproxy.sh`."""
+    binary = _cache_base() / "toxiproxy" / TOXIPROXY_VERSION / "toxiproxy-server"
+    if not (binary.parent / "stamp").is_file() or not binary.is_file():
+        _build_with(TOXIPROXY_SCRIPT, [], f"toxiproxy {TOXIPROXY_VERSION}")
+    if not binary.is_file():
+        raise BuildFailed(f"{TOXIPROXY_SCRIPT} succeeded but {binary} is missing")
+    return binary
 
 
 def is_complete(folder: Path) -> bool:
@@ -108,7 +123,7 @@ def _build(minor: str) -> None:
 
 def _build_with(script: str, args: list[str], what: str) -> None:
     root = repo_root()
-    if root is None:
+    if root is None or not (root / script).is_file():
         raise BinariesUnavailable(
             f"no binaries for {what} and no {script} to build them "
             "(set KUBEBUILDER_ASSETS or MESHTOOL_HELM, or MESHTOOL_REPO_ROOT to a checkout)"

@@ -4,7 +4,8 @@
 `meshtool.testing.processes`, so it can never outlive the test session), with a free loopback
 health port, and offers what callers check from outside: readiness, the Prometheus metrics
 as numbers, CPU seconds and peak RSS from /proc, and the log. `kill()` is SIGKILL of the whole
-group (a crashed replica); `stop()` is a graceful SIGTERM.
+group (a crashed replica); `pause()`/`resume()` are SIGSTOP/SIGCONT (a replica frozen, as by a
+long GC pause or a stalled node); `stop()` is a graceful SIGTERM.
 """
 
 from __future__ import annotations
@@ -101,9 +102,19 @@ class ControllerProcess:
     def kill(self) -> None:
         """SIGKILL, like a crashed replica: no graceful shutdown, its Lease just expires."""
         if self.child is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.child.pid, signal.SIGKILL)
+            self._signal(signal.SIGKILL)
             self.child.stop()
+
+    def pause(self) -> None:
+        self._signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self._signal(signal.SIGCONT)
+
+    def _signal(self, sig: signal.Signals) -> None:
+        if self.child is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.child.pid, sig)
 
     def stop(self) -> None:
         if self.child is not None:

@@ -11,7 +11,13 @@ because a PodCertificateRequest carries the SA's UID.
 The apiserver runs with Node,RBAC authorization and NodeRestriction admission, and with the
 PodCertificateRequest / ClusterTrustBundle APIs of its release enabled; the command lines, PKI
 files, kubeconfigs and health probes are `meshtool.testing.launch`'s. This module is the
-lifecycle: start in order, wait for readiness, report a failed start, stop.
+lifecycle: start in order, wait for readiness, report a failed start, stop; and, for fault
+tests, `kill(name)` (SIGKILL) and `restart(name)`, which starts that process again with the same
+command line, ports, data directory and PKI, so clients and kubeconfigs keep working.
+
+With `audit=True` the apiserver writes an audit log (`audit_log`, JSON lines) of every
+PodCertificateRequest status write and Lease write (`launch.write_audit_policy`): who wrote,
+when, with which answer.
 
 Environment variables:
 - `KUBEBUILDER_ASSETS`: folder with kube-apiserver, etcd and kubectl (else the build cache,
@@ -55,6 +61,7 @@ class ControlPlane:
         *,
         start_timeout: float = START_TIMEOUT,
         apiserver_flags: Sequence[str] = (),
+        audit: bool = False,
     ) -> None:
         self.version = version
         self.start_timeout = start_timeout
@@ -62,6 +69,7 @@ class ControlPlane:
         self._own_workdir = workdir is None
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix=f"meshtool-k8s-{version}-"))
         self._extra_flags = list(apiserver_flags)
+        self.audit_log: Path | None = self.workdir / "audit.log" if audit else None
         self._children: list[Child] = []
         self._ca: pki.KeyPair | None = None
         self.kubeconfig = (
@@ -123,11 +131,19 @@ class ControlPlane:
     def pids(self) -> list[int]:
         return [child.pid for child in self._children]
 
-    def user(self, name: str, groups: Sequence[str] = ()) -> Path:
-        """A kubeconfig authenticating as `name` in `groups` (client certificate)."""
+    def user(
+        self,
+        name: str,
+        groups: Sequence[str] = (),
+        *,
+        server: str | None = None,
+        file_name: str | None = None,
+    ) -> Path:
+        """A kubeconfig authenticating as `name` in `groups` (client certificate), for our
+        apiserver or for `server` (a proxy in front of it); `file_name` defaults to `name`."""
         ca = self._own_ca("user()")
-        path = self._user_path(name)
-        launch.write_kubeconfig(path, self.server, ca, pki.client_cert(ca, name, groups))
+        path = self._user_path(file_name or name)
+        launch.write_kubeconfig(path, server or self.server, ca, pki.client_cert(ca, name, groups))
         return path
 
     def token_user(self, label: str, token: str) -> Path:
@@ -148,11 +164,39 @@ class ControlPlane:
         path.parent.mkdir(exist_ok=True)
         return path
 
-    async def compact(self) -> int:
-        """Compact etcd up to its current revision, so older resourceVersions are Gone (410)."""
+    def kill(self, name: str) -> None:
+        """SIGKILL `name` ("etcd" or "kube-apiserver"), as a crash would; `restart` revives it."""
+        self._child(name).kill()
+
+    async def restart(self, name: str) -> None:
+        """Start `name` again with its old command line (same ports, data and PKI); wait ready."""
+        old = self._child(name)
+        if old.alive:
+            raise RuntimeError(f"{name} is still running (pid {old.pid}); kill it first")
+        child = Child(name, old.args, old.log_path)
+        self._children[self._children.index(old)] = child
+        if name == "etcd":
+            await self._wait(child, lambda: asyncio.to_thread(launch.etcd_healthy, self.etcd_url))
+        else:
+            async with self.client() as kube:
+                await self._wait(child, lambda: launch.apiserver_ready(kube))
+
+    def _child(self, name: str) -> Child:
+        found = [c for c in self._children if c.name == name]
+        if not found:
+            raise RuntimeError(f"no {name} process in this control plane")
+        return found[0]
+
+    async def compact(self, revision: int | None = None) -> int:
+        """Compact etcd up to `revision` (default: the current one), so older resourceVersions
+        are Gone (410)."""
         if not self.etcd_url:
             raise RuntimeError("compact() needs a control plane started by meshtool")
-        return await asyncio.to_thread(launch.etcd_compact, self.etcd_url)
+        return await asyncio.to_thread(launch.etcd_compact, self.etcd_url, revision)
+
+    async def revision(self) -> int:
+        """etcd's current revision (what the newest resourceVersion is, as a number)."""
+        return await asyncio.to_thread(launch.etcd_revision, self.etcd_url)
 
     async def _start_processes(self) -> None:
         assert self.bin_dir is not None
@@ -179,11 +223,17 @@ class ControlPlane:
             certs=certs,
             issuer=self.server,
             version=self.version,
-            extra=self._extra_flags,
+            extra=[*self._extra_flags, *self._audit_flags()],
         )
         apiserver = self._spawn("kube-apiserver", args)
         async with self.client() as kube:
             await self._wait(apiserver, lambda: launch.apiserver_ready(kube))
+
+    def _audit_flags(self) -> list[str]:
+        if self.audit_log is None:
+            return []
+        policy = launch.write_audit_policy(self.workdir / "audit-policy.yaml")
+        return [f"--audit-policy-file={policy}", f"--audit-log-path={self.audit_log}"]
 
     def _write_pki(self) -> Path:
         certs = self.workdir / "pki"

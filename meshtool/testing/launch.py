@@ -4,8 +4,9 @@
 authorization, NodeRestriction admission and, by `VERSION_FLAGS`, the PodCertificateRequest /
 ClusterTrustBundle APIs of its release); `write_pki` writes a fresh CA, the serving certificate
 and the ServiceAccount signing key pair into a folder; `write_kubeconfig` writes a client
-certificate kubeconfig; `etcd_healthy`, `apiserver_ready` and `etcd_compact` talk to the running
-processes. Nothing here starts, waits for or stops a process: that is `controlplane.ControlPlane`.
+certificate kubeconfig; `write_audit_policy` the audit policy of fault tests; `etcd_healthy`,
+`apiserver_ready` and `etcd_compact` talk to the running processes. Nothing here starts, waits
+for or stops a process: that is `controlplane.ControlPlane`.
 """
 
 from __future__ import annotations
@@ -88,6 +89,30 @@ def apiserver_args(
     ]
 
 
+AUDIT_POLICY: dict[str, Any] = {
+    "apiVersion": "audit.k8s.io/v1",
+    "kind": "Policy",
+    "omitStages": ["RequestReceived", "ResponseStarted"],
+    "rules": [
+        {
+            "level": "Metadata",
+            "verbs": ["update", "patch"],
+            "resources": [
+                {"group": "certificates.k8s.io", "resources": ["podcertificaterequests/status"]},
+                {"group": "coordination.k8s.io", "resources": ["leases"]},
+            ],
+        },
+        {"level": "None"},
+    ],
+}
+
+
+def write_audit_policy(path: Path) -> Path:
+    """Metadata-level audit of PCR status and Lease writes (who, when, the answer), nothing else."""
+    path.write_text(yaml.safe_dump(AUDIT_POLICY, sort_keys=False))
+    return path
+
+
 def write_pki(certs: Path) -> pki.KeyPair:
     """A fresh CA, its serving certificate and the ServiceAccount key pair; returns the CA."""
     certs.mkdir(exist_ok=True)
@@ -130,10 +155,15 @@ def _etcd_post(url: str, body: dict[str, object]) -> dict[str, Any]:
         return result
 
 
-def etcd_compact(url: str) -> int:
-    """Through etcd's JSON gateway: read the current revision, then compact to it."""
+def etcd_revision(url: str) -> int:
+    """etcd's current revision, through its JSON gateway."""
     key = base64.b64encode(b"/").decode()
-    revision = int(_etcd_post(f"{url}/v3/kv/range", {"key": key})["header"]["revision"])
+    return int(_etcd_post(f"{url}/v3/kv/range", {"key": key})["header"]["revision"])
+
+
+def etcd_compact(url: str, revision: int | None = None) -> int:
+    """Compact etcd's history up to `revision` (default: the current one); returns it."""
+    revision = revision or etcd_revision(url)
     _etcd_post(f"{url}/v3/kv/compaction", {"revision": revision, "physical": True})
     return revision
 

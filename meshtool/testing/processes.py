@@ -1,7 +1,8 @@
 """Child processes of the test harness (etcd, kube-apiserver) that must never outlive it.
 
 Each child runs in its own session, hence its own process group (pgid == pid), with stdout
-and stderr in a log file. `stop()` sends SIGTERM to the whole group, waits, then SIGKILLs.
+and stderr in a log file. `stop()` sends SIGTERM to the whole group, waits, then SIGKILLs;
+`kill()` is an immediate SIGKILL (a crash).
 Every group ever started is remembered: an atexit hook kills the ones still running (a test
 run interrupted with Ctrl-C still cleans up), and `leftovers()` lists any process of those
 groups that `ps` still shows, which the pytest plugin turns into a session failure.
@@ -29,6 +30,7 @@ _running: dict[int, Child] = {}
 class Child:
     def __init__(self, name: str, args: Sequence[str], log_path: Path) -> None:
         self.name = name
+        self.args = list(args)
         self.log_path = log_path
         with log_path.open("ab") as log:
             self.popen = subprocess.Popen(
@@ -63,6 +65,12 @@ class Child:
             self.popen.wait()
         # Anything else left in the group (there should be nothing) goes too.
         self._signal(signal.SIGKILL)
+        _running.pop(self.pid, None)
+
+    def kill(self) -> None:
+        """SIGKILL the whole group at once (a crash: no graceful shutdown) and reap it."""
+        self._signal(signal.SIGKILL)
+        self.popen.wait()
         _running.pop(self.pid, None)
 
     def _signal(self, sig: signal.Signals) -> None:

@@ -145,6 +145,28 @@ async def test_served_resources_and_health() -> None:
     assert await kube.healthy() is False
 
 
+async def test_delete_collection_sends_one_delete_with_the_selector() -> None:
+    seen: list[tuple[str, str, dict[str, str]]] = []
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        seen.append((request.method, request.url.path, dict(request.url.params)))
+        return httpx2.Response(200, json={"kind": "ConfigMapList", "items": []})
+
+    await client(handler).delete_collection(CONFIGMAPS, namespace="ns", label_selector="a=b")
+    assert seen == [("DELETE", "/api/v1/namespaces/ns/configmaps", {"labelSelector": "a=b"})]
+
+
+async def test_healthy_gives_up_after_its_own_timeout() -> None:
+    timeouts: list[object] = []
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        timeouts.append(request.extensions["timeout"])
+        raise httpx2.ReadTimeout("no answer", request=request)
+
+    assert await client(handler).healthy(timeout=2.5) is False
+    assert timeouts == [{"connect": 2.5, "read": 2.5, "write": 2.5, "pool": 2.5}]
+
+
 async def test_healthy_never_raises() -> None:
     def handler(request: httpx2.Request) -> httpx2.Response:
         raise httpx2.ConnectError("refused", request=request)
