@@ -6,10 +6,13 @@ longer wait wins:
 * `ItemBackoff`, per key: the n-th consecutive failure of a key waits `base * 2**n` seconds
   (5 ms, 10 ms, 20 ms, … up to a 1000 s cap). `forget(key)` resets the count once the key succeeds,
   so one flapping object never slows down the others.
-* `TokenBucket`, global (`meshtool.pacing.TokenBucket` as a limiter): a burst of 100 retries
-  goes straight through, after that retries are spaced at 10 per second, whatever their key.
-  It protects the API server from a retry storm when
-  many keys fail at once.
+* `TokenBucket`, global (`meshtool.pacing.TokenBucket` as a limiter): a burst of 1000 retries
+  goes straight through, after that retries are spaced at 100 per second, whatever their key.
+  It protects the API server from a retry storm when many keys fail at once. client-go's
+  default is 100 then 10/s; we allow ten times that because a signer's keys fail together (an
+  apiserver restart fails every pending request at once): at 10/s, 2,000 pending requests took
+  up to 150 s to retry after the fault suite's outages. The kube client's own rate limit
+  (`--kube-api-qps`) still bounds what reaches the apiserver.
 
 `when(key)` both answers and records: each call counts as one more failure and takes one token.
 Limiters do no sleeping and hold no timers; the work queue turns the answer into a delayed add.
@@ -30,8 +33,8 @@ K_contra = TypeVar("K_contra", bound=Hashable, contravariant=True)
 
 DEFAULT_BASE_DELAY = 0.005
 DEFAULT_MAX_DELAY = 1000.0
-DEFAULT_QPS = 10.0
-DEFAULT_BURST = 100
+DEFAULT_QPS = 100.0
+DEFAULT_BURST = 1000
 
 
 class RateLimiter(Protocol[K_contra]):

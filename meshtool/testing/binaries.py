@@ -53,7 +53,6 @@ def full_version(minor: str) -> str:
         ) from None
 
 
-
 def cache_dir(minor: str) -> Path:
     return _cache_base() / "k8s" / full_version(minor)
 

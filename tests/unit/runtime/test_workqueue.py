@@ -178,13 +178,13 @@ async def test_an_injected_limiter_is_used(looptime: float) -> None:
 
 async def test_default_bucket_runs_on_loop_time(looptime: float) -> None:
     q = make_queue()
-    for n in range(100):
+    for n in range(ratelimit.DEFAULT_BURST):
         q.add_rate_limited(f"k{n}")
-    q.add_rate_limited("late")  # the 101st in the same instant waits for a token
-    for _ in range(100):
+    q.add_rate_limited("late")  # one more than the burst in the same instant waits for a token
+    for _ in range(ratelimit.DEFAULT_BURST):
         await q.get()
     assert await q.get() == "late"
-    assert looptime == pytest.approx(0.1)
+    assert looptime == pytest.approx(1 / ratelimit.DEFAULT_QPS)
 
 
 async def test_shut_down_wakes_every_waiting_getter(looptime: float) -> None:
