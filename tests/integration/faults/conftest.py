@@ -70,7 +70,7 @@ def fault_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPla
             raise
         pytest.skip(f"{SKIP_HINT}: {exc}")
     try:
-        Kubectl.of(plane)("apply", "-f", str(REPO / "controller-manifests"))
+        Kubectl.of(plane)("apply", "-k", str(REPO / "controller-manifests"))
         yield plane
     finally:
         blocking(plane.stop())
