@@ -78,7 +78,11 @@ def test_helm_install_issues_the_examples_certificates(quickstart: Kubectl) -> N
     listed = helm(quickstart, "list", "--namespace", "mesh-controller")
     report(
         "helm install",
-        installed + "\n" + listed + quickstart("get", "podcertificaterequests", "-A") + quickstart(*MC, "get", "all"),
+        installed
+        + "\n"
+        + listed
+        + quickstart("get", "podcertificaterequests", "-A")
+        + quickstart(*MC, "get", "all"),
     )
     helm(quickstart, "uninstall", "meshtool", "--namespace", "mesh-controller", "--wait")
     gone = quickstart.run(*MC, "get", "deployment", "meshtool-controller")
