@@ -178,6 +178,9 @@ def terminal_condition(conditions: object) -> Terminal | None:
 
 def _show(value: object) -> str:
     """A short description of a bad value for an error message."""
-    text = repr(value)
+    try:
+        text = repr(value)
+    except ValueError:  # an int past Python's 4300-digit str() limit
+        text = f"<{value.bit_length() if isinstance(value, int) else '?'}-bit number>"
     shown = text if len(text) <= 40 else text[:37] + "..."
     return f"{type(value).__name__} {shown}" if value is not None else "nothing (absent or null)"

@@ -122,6 +122,8 @@ def _json(data: bytes | str) -> Any:
         raise CAPoolError(f"pool: not valid JSON: {exc.msg} (line {exc.lineno})") from None
     except RecursionError:
         raise CAPoolError("pool: not valid JSON: nested too deeply") from None
+    except ValueError:  # a number past Python's 4300-digit limit
+        raise CAPoolError("pool: not valid JSON: a number is too long") from None
 
 
 def _entries(wire: Any) -> list[Any]:
@@ -157,7 +159,7 @@ def _state(entry: dict[str, Any], where: str) -> CAState | None:
     role = entry.get("Role")
     if role is None:
         return None
-    if role not in {r.value for r in Role}:
+    if not isinstance(role, str) or role not in {r.value for r in Role}:
         raise CAPoolError(f"{where}: Role: expected one of active, prepared, retired")
     times = {attr: _time(entry.get(name), f"{where}: {name}") for name, attr in _TIME_FIELDS}
     return CAState(role=Role(role), **times)
@@ -205,7 +207,7 @@ def _signing_key(der: bytes, where: str) -> SigningKey:
 
 def _ca_cert(der: bytes, where: str) -> x509.Certificate:
     try:
-        cert = x509.load_der_x509_certificate(der)
+        cert = pem.load_der_certificate(der)
         constraints = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
     except x509.ExtensionNotFound:
         raise CAPoolError(f"{where}: not a CA certificate (no BasicConstraints)") from None

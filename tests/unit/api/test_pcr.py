@@ -263,3 +263,27 @@ def test_malformed_request_is_a_value_error() -> None:
     assert issubclass(MalformedRequest, ValueError)
     error = MalformedRequest("ns/n", "spec.podName", "missing")
     assert (error.key, error.field, error.problem) == ("ns/n", "spec.podName", "missing")
+
+
+# Found by the fuzz targets (tests/unit/signers/test_fuzz_pcr_versions.py): both escaped `read`.
+@pytest.mark.parametrize(
+    ("path", "value", "field"),
+    [
+        ("spec.maxExpirationSeconds", 10**5000, "spec.maxExpirationSeconds"),
+        ("spec.podName", 10**5000, "spec.podName"),
+        ("metadata.uid", -(10**5000), "metadata.uid"),
+        ("metadata.creationTimestamp", "0001-01-01T00:00:00+01:00", "creationTimestamp"),
+    ],
+    ids=["huge-int", "huge-int-for-a-string", "huge-negative-int", "before-year-1-in-utc"],
+)
+def test_values_that_cannot_be_shown_or_converted_are_malformed(
+    path: str, value: Any, field: str
+) -> None:
+    obj = wf.pcr()
+    parent, _, leaf = path.partition(".")
+    obj[parent][leaf] = value
+    with pytest.raises(MalformedRequest, match=field):
+        pcr.parse(obj)
+    entry = pcr.read(obj)
+    assert isinstance(entry, Unreadable)
+    assert field in entry.error
