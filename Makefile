@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test unit integration check lint k8s-binaries bench bench-services clean \
+.PHONY: demo test unit integration check lint k8s-binaries bench bench-services clean fuzz soak \
 	node-binaries node-images cluster cluster-down node-test
 
 $(STAMP): pyproject.toml
@@ -32,6 +32,15 @@ unit: $(STAMP)
 integration: $(STAMP)
 	@./hack/ensure-k8s-binaries.sh
 	@$(BIN)/pytest tests/integration $(PYTEST_ARGS)
+
+## The full fuzz run: 100,000 generated and mutated inputs per target (PCR reader of every
+## version, CSR and SPKI keys, CA pool JSON, PEM, informer views, the demo server's TLS and
+## HTTP fronts). `make test` runs a smoke share of the same targets.
+FUZZ_COUNT ?= 100000
+fuzz: $(STAMP)
+	@start=$$(date +%s); MESHTOOL_FUZZ_COUNT=$(FUZZ_COUNT) $(BIN)/pytest -m fuzz tests/unit \
+	  -q -p no:cacheprovider -o timeout=0 $(PYTEST_ARGS); rc=$$?; \
+	  echo "make fuzz: $$(( $$(date +%s) - start )) s wall"; exit $$rc
 
 ## Format check, lint, strict typing, layer contracts.
 check: $(STAMP)

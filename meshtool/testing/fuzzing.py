@@ -97,8 +97,8 @@ class Mutator:
     def _change(self, root: Any, new: Callable[[Any], Any], *, deletes: bool = True) -> Any:
         paths = _paths(root)
         path = self.rng.choice(paths[1:] or paths)  # the root keeps its type while it can
-        if not path:
-            return new(root)
+        if not path:  # an empty object stays an object
+            return {self.text(): new(None)} if isinstance(root, dict) else new(root)
         parent = _get(root, path[:-1])
         leaf = path[-1]
         roll = self.rng.random()
