@@ -270,6 +270,7 @@ class Controller:
         m.live_replicas.set_function(lambda: len(self.membership.current))
         m.pending.set_function(lambda: len(self._pending()))
         m.oldest_pending.set_function(self._oldest_pending_age)
+        m.count_tasks(asyncio.get_running_loop())
         address = self.settings.health_address
         return HealthServer(address, self.readiness, m.registry) if address else None
 

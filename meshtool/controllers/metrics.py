@@ -5,10 +5,13 @@ controllers in one process, as in tests, never share or double-count a series. L
 signer names (at most three), reasons (a fixed vocabulary of CamelCase constants), HTTP codes
 and result words; never object names, so cardinality does not grow with the cluster. Gauges
 that describe the cache (pending requests, oldest age, queue depth) are computed at scrape
-time by callbacks the app registers.
+time by callbacks the app registers, and so is the event loop's task count (`count_tasks`),
+which a soak watches for leaks.
 """
 
 from __future__ import annotations
+
+import asyncio
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -106,3 +109,10 @@ class Metrics:
         )
         self.queue_depth = self._gauge("workqueue_depth", "Keys waiting in the work queue.")
         self.live_replicas = self._gauge("live_replicas", "Replicas this one sees as live.")
+        self.asyncio_tasks = self._gauge(
+            "asyncio_tasks", "Tasks alive on the controller's event loop (steady unless leaking)."
+        )
+
+    def count_tasks(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Have `asyncio_tasks` report the tasks of `loop` at every scrape."""
+        self.asyncio_tasks.set_function(lambda: len(asyncio.all_tasks(loop)))
