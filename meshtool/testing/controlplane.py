@@ -63,6 +63,7 @@ class ControlPlane:
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix=f"meshtool-k8s-{version}-"))
         self._extra_flags = list(apiserver_flags)
         self._children: list[Child] = []
+        self._apiserver_args: list[str] = []
         self._ca: pki.KeyPair | None = None
         self.kubeconfig = (
             Path(self.existing) if self.existing else self.workdir / "admin.kubeconfig"
@@ -168,9 +169,23 @@ class ControlPlane:
             version=self.version,
             extra=self._extra_flags,
         )
-        apiserver = self._spawn("kube-apiserver", args)
+        self._apiserver_args = args
+        await self._spawn_apiserver()
+
+    async def _spawn_apiserver(self) -> None:
+        apiserver = self._spawn("kube-apiserver", self._apiserver_args)
         async with self.client() as kube:
             await self._wait(apiserver, lambda: launch.apiserver_ready(kube))
+
+    async def restart_apiserver(self) -> None:
+        """Stop kube-apiserver and start it again on the same port with the same flags and PKI,
+        so every client reconnects to the same address (watches end; informers re-watch)."""
+        if not self._apiserver_args:
+            raise RuntimeError("restart_apiserver() needs a control plane started by meshtool")
+        old = next(c for c in self._children if c.name == "kube-apiserver")
+        self._children.remove(old)
+        await asyncio.to_thread(old.stop)
+        await self._spawn_apiserver()
 
     def _write_pki(self) -> Path:
         certs = self.workdir / "pki"
