@@ -42,6 +42,12 @@ fuzz: $(STAMP)
 	  -q -p no:cacheprovider -o timeout=0 $(PYTEST_ARGS); rc=$$?; \
 	  echo "make fuzz: $$(( $$(date +%s) - start )) s wall"; exit $$rc
 
+## A long soak (not in CI): 30 min of steady issuance with periodic faults, reporting memory,
+## descriptors and asyncio tasks per controller process; SOAK_ARGS="--minutes 3" for a short one.
+soak: $(STAMP)
+	@./hack/k8s-binaries.sh 1.37
+	@$(BIN)/python bench/soak.py $(SOAK_ARGS) < /dev/null
+
 ## Format check, lint, strict typing, layer contracts.
 check: $(STAMP)
 	$(BIN)/ruff format --check .
