@@ -287,3 +287,14 @@ def test_values_that_cannot_be_shown_or_converted_are_malformed(
     entry = pcr.read(obj)
     assert isinstance(entry, Unreadable)
     assert field in entry.error
+
+
+# Found by tests/unit/api/test_fuzz_keys.py: x509.InvalidVersion (not a ValueError) escaped.
+def test_a_stub_with_an_unknown_csr_version_is_a_key_error() -> None:
+    der = wf.stub_csr_der(wf.private_key(KeyType.ECDSAP256))
+    at = der.index(b"\x02\x01\x00")  # CertificationRequestInfo.version, v1 (0)
+    stub = wf.b64(der[:at] + b"\x02\x01\x40" + der[at + 3 :])
+    request = pcr.parse(wf.pcr(stubPKCS10Request=stub))
+    assert request.public_key is None
+    assert "not a valid CSR version" in (request.key_error or "")
+    assert isinstance(pcr.read(wf.pcr(stubPKCS10Request=stub)), PodCertRequest)
