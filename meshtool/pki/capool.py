@@ -31,7 +31,7 @@ import json
 from typing import Any
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.exceptions import InternalError, InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
@@ -193,7 +193,7 @@ def _b64(value: Any, where: str) -> bytes:
 def _signing_key(der: bytes, where: str) -> SigningKey:
     try:
         key = serialization.load_der_private_key(der, password=None)
-    except (ValueError, TypeError, UnsupportedAlgorithm):
+    except (ValueError, TypeError, UnsupportedAlgorithm, InternalError):
         # Never chain or echo the cause: it may describe key bytes.
         raise CAPoolError(f"{where}: SigningKeyPKCS8: not a PKCS#8 private key") from None
     if isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.name not in CURVE_HASHES:

@@ -24,7 +24,7 @@ import binascii
 from dataclasses import dataclass
 
 from cryptography import x509
-from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.exceptions import InternalError, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import (
     CertificatePublicKeyTypes,
@@ -193,6 +193,7 @@ def _certificate(block: Block, index: int) -> x509.Certificate:
 def _private_key(block: Block, index: int) -> PrivateKeyTypes:
     try:
         return serialization.load_der_private_key(block.der, password=None)
-    except (ValueError, TypeError, UnsupportedAlgorithm):
+    except (ValueError, TypeError, UnsupportedAlgorithm, InternalError):
+        # InternalError: OpenSSL refusing a key it parsed, e.g. an Ed448 key of 32 bytes.
         # Never echo the cause: it may describe key bytes.
         raise PemError(f"PEM block {index}: not an unencrypted PKCS#8 private key") from None

@@ -581,3 +581,13 @@ def test_a_root_whose_subject_does_not_parse_is_refused(clock: FakeClock) -> Non
     data["CAs"][0]["RootCertificateDER"] = b64(malformed_subject(pool.signing_ca.root))
     with pytest.raises(capool.CAPoolError, match=r"RootCertificateDER: not a parsable X\.509"):
         load_wire(data, clock)
+
+
+def test_a_key_openssl_cannot_set_up_is_refused(clock: FakeClock) -> None:
+    """An Ed448 PKCS#8 key of 32 bytes: OpenSSL raises InternalError, not ValueError."""
+    pool = capool.new_pool(ca_id="1", name="t", clock=clock)
+    data = json.loads(capool.dump(pool))
+    key = bytes.fromhex("302e020100300506032b657104220420") + bytes(range(32))
+    data["CAs"][0]["SigningKeyPKCS8"] = b64(key)
+    with pytest.raises(capool.CAPoolError, match="SigningKeyPKCS8: not a PKCS#8 private key"):
+        load_wire(data, clock)

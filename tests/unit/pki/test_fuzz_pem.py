@@ -9,6 +9,7 @@ must return or raise `PemError` (a ValueError) with a message that holds no key 
 
 from __future__ import annotations
 
+import base64
 import functools
 from collections.abc import Callable, Iterator
 
@@ -21,7 +22,12 @@ from meshtool.testing import fuzzing
 
 from . import certs
 
-pytestmark = pytest.mark.fuzz
+# A negative serial number is deprecated (a warning today, a ValueError in a future cryptography,
+# which PARSE_ERRORS already covers); pytest would turn the warning into an error.
+pytestmark = [
+    pytest.mark.fuzz,
+    pytest.mark.filterwarnings("ignore::cryptography.utils.CryptographyDeprecationWarning"),
+]
 
 READERS: tuple[Callable[[bytes], object], ...] = (
     pem.scan,
@@ -53,6 +59,14 @@ def seeds() -> list[bytes]:
     )
     bundle = pem.encode([*chained.intermediates, chained.root]).encode()
     return [bundle, key + pem.encode([root.root]).encode()]
+
+
+@functools.cache
+def key_lines() -> frozenset[str]:
+    """The base64 lines of the seed's private key: no error message may repeat one."""
+    (key,) = [b for b in pem.blocks(seeds()[1]) if b.type == pem.PRIVATE_KEY]
+    text = base64.b64encode(key.der).decode()
+    return frozenset(text[i : i + 16] for i in range(0, len(text) - 16, 16))
 
 
 def inputs(total: int) -> Iterator[bytes]:
@@ -105,7 +119,8 @@ def check(data: bytes) -> str:
             read(data)
             accepted += 1
         except pem.PemError as exc:
-            assert "PRIVATE KEY-----" not in str(exc) and "\n" not in str(exc), exc
+            message = str(exc)
+            assert "\n" not in message and not any(line in message for line in key_lines()), exc
     return f"read by {accepted}"
 
 
