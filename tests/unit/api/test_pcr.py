@@ -273,15 +273,27 @@ def test_malformed_request_is_a_value_error() -> None:
         ("spec.podName", 10**5000, "spec.podName"),
         ("metadata.uid", -(10**5000), "metadata.uid"),
         ("metadata.creationTimestamp", "0001-01-01T00:00:00+01:00", "creationTimestamp"),
+        ("apiVersion.", 10**5000, "apiVersion: unsupported int <16610-bit number>"),
+        ("metadata.namespace", 10**5000, "<unknown>/req-abc12: metadata.namespace"),
     ],
-    ids=["huge-int", "huge-int-for-a-string", "huge-negative-int", "before-year-1-in-utc"],
+    ids=[
+        "huge-int",
+        "huge-int-for-a-string",
+        "huge-negative-int",
+        "before-year-1-in-utc",
+        "huge-int-api-version",
+        "huge-int-namespace",
+    ],
 )
 def test_values_that_cannot_be_shown_or_converted_are_malformed(
     path: str, value: Any, field: str
 ) -> None:
     obj = wf.pcr()
     parent, _, leaf = path.partition(".")
-    obj[parent][leaf] = value
+    if leaf:
+        obj[parent][leaf] = value
+    else:
+        obj[parent] = value
     with pytest.raises(MalformedRequest, match=field):
         pcr.parse(obj)
     entry = pcr.read(obj)
