@@ -1,14 +1,15 @@
 """The soak's moving parts: a steady PCR load, a watch that records every status, and sampling.
 
 `Ledger` is the apiserver-side record: a watch (relisting after 410 Gone or a lost apiserver)
-notes, per PodCertificateRequest, when its Issued status first appeared and the chain it
-carried. A later different chain for the same request is an issue-twice; a Denied or Failed
-condition is counted too. `steady_load` creates `rate` PCRs a second as the pods' kubelets
-would (pods are reused round-robin, so the cluster stays the same size) and deletes each one
-a while after it is issued, as the kubelet's owner reference would; a create that fails
-during a fault is retried, and only created requests are expected to be issued. `Sampler`
-reads each controller process's RSS and open descriptors from /proc and its asyncio task
-count from its `meshtool_asyncio_tasks` metric. Nothing here starts processes or injects faults.
+notes, per PodCertificateRequest (by uid: generated names are reused once a request is
+deleted), when its Issued status first appeared and the chain it carried. A later different
+chain for the same request is an issue-twice; a Denied or Failed condition is counted too.
+`steady_load` creates `rate` PCRs a second as the pods' kubelets would (pods are reused
+round-robin, so the cluster stays the same size) and deletes each one a while after it is
+issued, as the kubelet's owner reference would; a create that fails during a fault is retried,
+and only created requests are expected to be issued. `Sampler` reads each controller process's
+RSS and open descriptors from /proc and its asyncio task count from its `meshtool_asyncio_tasks`
+metric. Nothing here starts processes or injects faults.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ DELETE_AFTER = 20.0
 class Ledger:
     signer: str
     created: dict[str, float] = field(default_factory=dict)
+    """uid -> when its create returned; `names` maps uids to names."""
+    names: dict[str, str] = field(default_factory=dict)
     issued: dict[str, float] = field(default_factory=dict)
     chains: dict[str, str] = field(default_factory=dict)
     twice: set[str] = field(default_factory=set)
@@ -44,7 +47,7 @@ class Ledger:
     relists: int = 0
 
     def note(self, obj: JSON) -> None:
-        name = obj["metadata"]["name"]
+        name = obj["metadata"]["uid"]
         status = obj.get("status") or {}
         for condition in status.get("conditions") or []:
             kind = condition.get("type")
@@ -116,18 +119,24 @@ class Load:
                 self.create_errors += 1
                 await asyncio.sleep(0.5)
                 continue
-            self.ledger.created[obj["metadata"]["name"]] = time.monotonic()
+            uid = obj["metadata"]["uid"]
+            self.ledger.created[uid] = time.monotonic()
+            self.ledger.names[uid] = obj["metadata"]["name"]
             return
 
     async def delete_old(self) -> None:
         cutoff = time.monotonic() - DELETE_AFTER
         old = [n for n, at in self.ledger.issued.items() if at < cutoff and n not in self.deleted]
-        for name in old:
+        for uid in old:
+            name = self.ledger.names.get(uid)
             try:
-                await fleet.delete_quietly(self.fl.admin, self.resource, name, namespace=NAMESPACE)
+                if name is not None:
+                    await fleet.delete_quietly(
+                        self.fl.admin, self.resource, name, namespace=NAMESPACE
+                    )
             except (errors.KubeError, OSError):
                 return  # a fault: try again next second
-            self.deleted.add(name)
+            self.deleted.add(uid)
 
 
 async def steady_load(load: Load, rate: int, until: float) -> None:

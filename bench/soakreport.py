@@ -100,7 +100,7 @@ def accounting(ledger: Ledger, load: Load) -> tuple[list[tuple[str, str]], list[
     ]
     problems = []
     if lost:
-        problems.append(f"{len(lost)} PCRs never issued (e.g. {lost[0]})")
+        problems.append(f"{len(lost)} PCRs never issued (e.g. {ledger.names.get(lost[0])})")
     for what, names in (("issued twice", ledger.twice), ("Denied", ledger.denied)):
         if names:
             problems.append(f"{len(names)} PCRs {what}")
