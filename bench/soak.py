@@ -211,10 +211,11 @@ def report(
     fault_rows = []
     for n, (name, at, ended) in enumerate(faults.done, 1):
         back = ledger.issued_since(ended)
-        gap = soakreport.longest_gap(issued, faults.started + at, ended + 60)
+        window_end = min(ended + 60, faults.started + args.minutes * 60)  # the load's end
+        gap = soakreport.longest_gap(issued, faults.started + at, window_end)
         back_text = f"{back - ended:.1f}" if back is not None else "never"
         fault_rows.append((str(n), f"{at:.0f}", name, back_text, f"{gap:.1f}"))
-    header = ("#", "at s", "fault", "s to next Issued after it", "longest pause s")
+    header = ("#", "at s", "fault", "s to next Issued after it", "longest pause s (to +60 s)")
     print("\n" + soakreport.table(fault_rows, header))
     print("\n" + soakreport.table(soakreport.resource_rows(sampler.series), RESOURCE_HEADER))
     growth, unjudged = soakreport.growth_problems(sampler.series, args.settle * 60)
