@@ -5,8 +5,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test unit integration check lint k8s-binaries bench bench-services clean fuzz soak \
-	node-binaries node-images cluster cluster-down node-test
+.PHONY: demo test unit integration check lint lock lock-check flag-docs k8s-binaries bench \
+	bench-services clean node-binaries node-images cluster cluster-down node-test helm promtool \
+	monitoring fuzz soak
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -60,9 +61,34 @@ lint: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+## The image's pinned packages (requirements.lock, requirements-build.lock) from pyproject.toml.
+lock: $(STAMP)
+	@./hack/lock.sh
+
+## Fail when the lock files are not current with pyproject.toml (CI runs this).
+lock-check: $(STAMP)
+	@./hack/lock.sh --check
+
+## Rewrite the README's "Controller flags" table from the code (a unit test checks it).
+flag-docs: $(STAMP)
+	@$(BIN)/python -m meshtool.cli.flagdoc README.md
+
 ## Build (or reuse) kube-apiserver, kubectl and etcd for MESHTOOL_K8S_VERSIONS.
 k8s-binaries:
 	@./hack/k8s-binaries.sh
+
+## Build (or reuse) helm v3.22.0 for the chart tests (~/.cache/meshtool/helm/).
+helm:
+	@./hack/helm-binary.sh
+
+## Build (or reuse) promtool, which the monitoring tests run on the alerts.
+promtool:
+	@./hack/promtool.sh
+
+## The alerts and dashboard as a PrometheusRule and a Grafana ConfigMap, for clusters without
+## the Helm chart: `make -s monitoring NAMESPACE=monitoring | kubectl apply -f -`.
+monitoring:
+	@./hack/monitoring.sh
 
 ## Issuance benchmark against a local control plane (prints a table and a `bench:` line).
 bench: $(STAMP)

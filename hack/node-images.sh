@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build the local cluster's container images without a Docker daemon or a registry:
-#   debian:bookworm-slim  base for the Dockerfile's FROM, made with mmdebstrap (+ python3, python3-venv)
+#   debian:bookworm-slim  base for the Dockerfile's FROM, made with mmdebstrap (+ python3)
 #   meshtool:latest       the repository's Dockerfile, built by buildah on that base
 #   localhost/pause:1     a static C pause() loop (gcc -static), one layer
 #   localhost/coredns:v1.15.0  the CoreDNS binary from hack/node-binaries.sh, one layer
@@ -9,8 +9,10 @@
 # The cluster (meshtool.testing.node) imports the archives with `ctr -n k8s.io images import`.
 #
 # Python packages: PyPI is reached through a TLS-intercepting proxy whose CA a build container
-# lacks, so the wheels are downloaded on the host (`pip wheel`) and bind-mounted at /wheels with
-# an /etc/pip.conf saying `no-index`/`find-links = /wheels` for the Dockerfile's RUN steps.
+# lacks, so the wheels pinned by requirements.lock and requirements-build.lock are downloaded on
+# the host (`pip download --require-hashes`) and bind-mounted at /wheels with an /etc/pip.conf
+# saying `no-index`/`find-links = /wheels` for the Dockerfile's RUN steps. The host's Python
+# chooses the wheels, so it must be a CPython 3.11 on Linux like the image's (bookworm's).
 # Debian's mirror is read from this machine's apt sources at run time.
 set -euo pipefail
 
@@ -58,11 +60,11 @@ timed() { # name, stamp, function...
 
 hash_of() { sha256sum | cut -c1-16; }
 
-BASE_RECIPE="mmdebstrap --variant=minbase --include=python3,python3-venv,ca-certificates $SUITE"
+BASE_RECIPE="mmdebstrap --variant=minbase --include=python3,ca-certificates $SUITE"
 base_stamp() { echo "$BASE_RECIPE" | hash_of; }
 build_base() {
   local tmp; tmp="$(mktemp -d)"
-  mmdebstrap --quiet --variant=minbase --include=python3,python3-venv,ca-certificates \
+  mmdebstrap --quiet --variant=minbase --include=python3,ca-certificates \
     --aptopt='Acquire::Languages "none"' --dpkgopt='path-exclude=/usr/share/doc/*' \
     --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/locale/*' \
     "$SUITE" "$tmp/rootfs.tar" "$(debian_mirror)"
@@ -78,7 +80,7 @@ build_base() {
 }
 
 meshtool_stamp() {
-  (cd "$ROOT" && { base_stamp; cat Dockerfile .dockerignore pyproject.toml README.md;
+  (cd "$ROOT" && { base_stamp; cat Dockerfile .dockerignore pyproject.toml README.md requirements.lock requirements-build.lock;
     find meshtool -type f ! -name '*.pyc' ! -path '*/__pycache__/*' | LC_ALL=C sort | xargs sha256sum; } | hash_of)
 }
 build_meshtool() {
@@ -86,13 +88,14 @@ build_meshtool() {
   "${BUILDAH[@]}" inspect --type image docker.io/library/debian:bookworm-slim >/dev/null 2>&1 \
     || "${BUILDAH[@]}" pull --quiet "docker-archive:$OUT/debian-bookworm-slim.tar" >/dev/null
   rm -rf "$wheels"; mkdir -p "$wheels"
-  # Everything `pip install .` needs inside the build: the dependencies and the build backend.
-  "$PYTHON" -m pip wheel --quiet --disable-pip-version-check --wheel-dir "$wheels" \
-    "$ROOT" "$(sed -n 's/^requires = \["\(setuptools[^"]*\)"\]/\1/p' "$ROOT/pyproject.toml")" wheel
-  rm -f "$wheels"/meshtool-*.whl
+  # Everything the build installs: the locked runtime packages, pip and the build backend.
+  "$PYTHON" -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
+    --require-hashes --dest "$wheels" -r "$ROOT/requirements.lock" -r "$ROOT/requirements-build.lock"
   printf '[global]\nno-index = true\nfind-links = /wheels\n' > "$OUT/pip.conf"
   "${BUILDAH[@]}" bud --quiet --isolation chroot --pull=never --layers=false \
     -v "$wheels:/wheels:ro" -v "$OUT/pip.conf:/etc/pip.conf:ro" \
+    --build-arg VERSION="$(sed -n 's/^version = "\(.*\)"/\1/p' "$ROOT/pyproject.toml")" \
+    --build-arg REVISION="$(git -C "$ROOT" rev-parse HEAD 2>/dev/null || echo unknown)" \
     -t localhost/meshtool-build:latest -f "$ROOT/Dockerfile" "$ROOT" >/dev/null
   rm -f "$OUT/meshtool.tar"
   "${BUILDAH[@]}" push --quiet localhost/meshtool-build:latest "docker-archive:$OUT/meshtool.tar:meshtool:latest" >/dev/null

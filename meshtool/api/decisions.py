@@ -4,11 +4,10 @@ A signer answers every request with exactly one of these. `Issued`, `Denied` and
 the request (they become the PCR's terminal condition). `NotYet` means "not now, ask me again":
 it is never written to the API; the controller requeues the request after `retry_after` (the
 signer's word, or the controller's default), may post an Event with its message, and wakes it
-earlier when one of the objects named in `wake_on` changes (`services_in(ns)`: any Service of
-that namespace; `service(ns, name)`: that Service; `selector(anchor)`: a Service whose selector
-anchor (`meshtool.api.selectors`) is that label pair, before or after the change; `pod(ns,
-name)`: that pod). Any signer may ask for that; the narrower the wake-up, the fewer requests
-one change re-decides. Raising an exception
+earlier when one of the objects named in `wake_on` changes (`service(ns, name)`: that
+Service; `selector(anchor)`: a Service whose selector anchor (`meshtool.api.selectors`) is
+that label pair, before or after the change; `pod(ns, name)`: that pod). Any signer may ask
+for that; the narrower the wake-up, the fewer requests one change re-decides. Raising an exception
 from a signer means the same as `NotYet` without a message (transient trouble, retry with
 backoff); decisions that are policy are always values.
 
@@ -59,21 +58,16 @@ class Failed:
 @dataclass(frozen=True, slots=True)
 class WakeOn:
     """A change that is worth re-deciding a held request for: `kind` names the objects
-    (`SERVICES` of one namespace, one `SERVICE`, the Services of one `SELECTOR` anchor, or one
-    `POD`), `key` which (a namespace, `ns/name`, or an anchor key)."""
+    (one `SERVICE`, the Services of one `SELECTOR` anchor, or one `POD`), `key` which
+    (`ns/name` or an anchor key)."""
 
     kind: str
     key: str
 
 
-SERVICES = "services"
 SERVICE = "service"
 SELECTOR = "selector"
 POD = "pod"
-
-
-def services_in(namespace: str) -> WakeOn:
-    return WakeOn(SERVICES, namespace)
 
 
 def service(namespace: str, name: str) -> WakeOn:

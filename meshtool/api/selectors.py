@@ -58,9 +58,8 @@ def pod_anchors(pod: types.PodView) -> list[str]:
 def wakes(
     key: str, old: types.ServiceView | None, new: types.ServiceView | None
 ) -> list[decisions.WakeOn]:
-    """What a change of Service `key` (`ns/name`) wakes: requests held on its namespace's
-    Services, on it by name, and on its anchor before or after the change."""
+    """What a change of Service `key` (`ns/name`) wakes: requests held on it by name and on
+    its anchor before or after the change."""
     namespace, _, name = key.partition("/")
     anchors = sorted({*service_anchors(old), *service_anchors(new)})
-    named = [decisions.services_in(namespace), decisions.service(namespace, name)]
-    return named + [decisions.selector(anchor) for anchor in anchors]
+    return [decisions.service(namespace, name)] + [decisions.selector(anchor) for anchor in anchors]

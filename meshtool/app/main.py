@@ -32,7 +32,7 @@ import signal
 from typing import Any
 
 from meshtool.api import decisions, pcr, selectors, types
-from meshtool.app import components
+from meshtool.app import components, metricsauth
 from meshtool.app.health import HealthServer
 from meshtool.app.settings import ControllerSettings
 from meshtool.app.startup import StartupError as StartupError
@@ -270,9 +270,15 @@ class Controller:
         m.live_replicas.set_function(lambda: len(self.membership.current))
         m.pending.set_function(lambda: len(self._pending()))
         m.oldest_pending.set_function(self._oldest_pending_age)
+        m.watch_readiness(self.readiness)
         m.count_tasks(asyncio.get_running_loop())
         address = self.settings.health_address
-        return HealthServer(address, self.readiness, m.registry) if address else None
+        if not address:
+            return None
+        auth = None
+        if self.settings.metrics_auth == "kubernetes":
+            auth = metricsauth.MetricsAuth(self.client, self.clock)
+        return HealthServer(address, self.readiness, m.registry, auth=auth)
 
     def _pending(self) -> list[status.Target]:
         entries = (e for inf in self.informers.pcrs for e in inf.values())

@@ -23,13 +23,16 @@ from pathlib import Path
 from typing import TypeVar
 
 from meshtool.api.types import KeyType
+from meshtool.app import health
 from meshtool.sharding.leases import Identity
+from meshtool.signers import spiffeid
 from meshtool.signers.dnsforms import DEFAULT_CLUSTER_DOMAIN, NameForms
 from meshtool.signers.spiffe import DEFAULT_TRUST_DOMAIN
 
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 LOG_FORMATS = ("text", "json")
 LOG_LEVELS = ("debug", "info", "warning")
+METRICS_AUTH = ("none", "kubernetes")
 KEY_TYPES = tuple(k.value for k in KeyType)
 
 _T = TypeVar("_T")
@@ -146,6 +149,12 @@ class ControllerSettings:
     health_address: str | None = flag(
         ":8080", "ADDR:PORT of /healthz, /readyz and /metrics; '' disables it."
     )
+    metrics_auth: str = flag(
+        "none",
+        "Who may read /metrics: anyone, or (kubernetes) a bearer token the apiserver "
+        "authenticates (TokenReview) and authorizes for get /metrics (SubjectAccessReview).",
+        choices=METRICS_AUTH,
+    )
     log_format: str = flag("text", "Log line format.", choices=LOG_FORMATS)
     log_level: str = flag("info", "Least severe level logged.", choices=LOG_LEVELS)
     disable_ca_rotation: bool = flag(
@@ -194,13 +203,23 @@ class ControllerSettings:
             (not 0 < self.refresh_fraction < 1, "--refresh-fraction must be between 0 and 1"),
             (self.log_format not in LOG_FORMATS, "--log-format must be json or text"),
             (self.log_level not in LOG_LEVELS, "--log-level must be debug, info or warning"),
+            (self.metrics_auth not in METRICS_AUTH, "--metrics-auth must be none or kubernetes"),
             (not 0 < self.ca_rotate_at < 1, "--ca-rotate-at must be between 0 and 1"),
             (self.ca_propagation_delay < 0, "--ca-propagation-delay must not be negative"),
+            (self.ca_removal_delay < 0, "--ca-removal-delay must not be negative"),
+            (self.ca_rotation_interval <= 0, "--ca-rotation-interval must be positive"),
+            (self.identity_mismatch_grace < 0, "--identity-mismatch-grace must not be negative"),
         )
         for failed, message in checks:
             if failed:
                 return message
-        return self._key_type_problem() or self._domain_problem() or self._pool_problem()
+        return (
+            self._key_type_problem()
+            or self._domain_problem()
+            or self._pool_problem()
+            or self._trust_domain_problem()
+            or self._health_problem()
+        )
 
     def name_forms(self) -> NameForms:
         """The service-dns name forms these settings allow."""
@@ -218,6 +237,24 @@ class ControllerSettings:
         for flag_name, domain in named:
             if not _DNS_SUBDOMAIN.match(domain) or domain in ("svc", "cluster-domain"):
                 return f"{flag_name}: {domain!r} must be a DNS domain (not svc, cluster-domain)"
+        return None
+
+    def _trust_domain_problem(self) -> str | None:
+        try:
+            spiffeid.validate_trust_domain(self.spiffe_trust_domain)
+        except spiffeid.InvalidSpiffeId as exc:
+            return f"--spiffe-trust-domain: {exc}"
+        return None
+
+    def _health_problem(self) -> str | None:
+        if not self.health_address:
+            return None
+        try:
+            _, port = health.split_address(self.health_address)
+        except ValueError as exc:
+            return str(exc)
+        if port == 0:  # a random port nobody can probe or scrape
+            return f"--health-address {self.health_address!r}: port 0 is not in 1-65535"
         return None
 
     def _key_type_problem(self) -> str | None:

@@ -27,6 +27,7 @@ from typing import TypeVar
 import click
 
 from meshtool import clock
+from meshtool.cli import options
 from meshtool.cli.castatus import published, status_lines
 from meshtool.controllers import poolstore
 from meshtool.kube.client import KubeClient
@@ -90,8 +91,8 @@ class Target:
 )
 @click.option("--namespace", help="Namespace of the pool Secret.")
 @click.option("--name", help="Name of the pool Secret.")
-@click.option("--kubeconfig", type=click.Path(dir_okay=False), help="Kubeconfig file.")
-@click.option("--context", help="Kubeconfig context [default: current-context].")
+@options.KUBECONFIG
+@options.CONTEXT
 @click.pass_context
 def ca_group(
     ctx: click.Context,

@@ -3,11 +3,14 @@
 It generates a fresh self-signed root CA (Ed25519 by default) and stores the pool JSON
 (`meshtool.pki.capool`) either in a new Opaque Secret under the data key `pool`, or, with
 `--output`, in a new file readable only by its owner (no cluster needed). It never replaces an
-existing Secret or file: that would throw away the CA every issued certificate chains to.
-The one-line summary names what was created and, for a Secret, the kubeconfig context and
-cluster it went to; key material is never printed. `--validity` sets the CA lifetime;
-`--dns-constraint`/`--uri-constraint` opt the pool into name constraints (successors made by
-rotation copy them).
+existing Secret or file: that would throw away the CA every issued certificate chains to. The
+file is written atomically (`meshtool.files`), so a failed write (a full disk) leaves no file
+and the next try works. The cluster is chosen as the controller's is: `--kubeconfig` (or
+`MESHTOOL_KUBECONFIG`, else `$KUBECONFIG`, else ~/.kube/config) and `--context` (or
+`MESHTOOL_CONTEXT`, else the current-context). The summary names what was created and, for a
+Secret, the kubeconfig context and the apiserver URL it went to; key material is never printed.
+`--validity` sets the CA lifetime; `--dns-constraint`/`--uri-constraint` opt the pool into name
+constraints (successors made by rotation copy them).
 """
 
 from __future__ import annotations
@@ -15,11 +18,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import datetime as dt
-import os
 
 import click
 
-from meshtool import clock
+from meshtool import clock, files
+from meshtool.cli import options
 from meshtool.cli.ca import Duration
 from meshtool.kube import client as kube_client
 from meshtool.kube import config, errors, resources
@@ -40,8 +43,8 @@ from meshtool.pki import capool, constraints, keys
 @click.option("--validity", type=Duration(), default="365d", show_default=True, help="CA lifetime.")
 @click.option("--dns-constraint", multiple=True, help="Permitted DNS subtree, e.g. svc.")
 @click.option("--uri-constraint", multiple=True, help="Permitted URI host (trust domain).")
-@click.option("--kubeconfig", type=click.Path(dir_okay=False), help="Kubeconfig file.")
-@click.option("--context", help="Kubeconfig context [default: current-context].")
+@options.KUBECONFIG
+@options.CONTEXT
 @click.option("--signer-name", help="Signer name for the CA subject CN [default: NAME].")
 @click.option(
     "--output",
@@ -110,13 +113,11 @@ def describe(ca: capool.CA) -> str:
 def write_new_file(path: str, data: bytes) -> None:
     """Write `data` to a file that must not exist yet, readable only by its owner."""
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        files.write(path, data, replace=False, mode=0o600)
     except FileExistsError:
         raise click.ClickException(f"{path} already exists; not overwriting it") from None
     except OSError as exc:
-        raise click.ClickException(f"cannot create {path}: {exc.strerror}") from None
-    with os.fdopen(fd, "wb") as file:
-        file.write(data)
+        raise click.ClickException(f"cannot write {path}: {exc.strerror}") from None
 
 
 async def create_secret(

@@ -1,7 +1,9 @@
 """`meshtool inspect FILE`: say what a credential file holds.
 
-FILE may be a credential bundle (a PKCS#8 PRIVATE KEY block and its chain, as the kubelet writes
-it), a certificate chain, a trust bundle (only CA certificates) or a CA pool JSON. For each
+FILE (`-` for stdin) may be a credential bundle (a PKCS#8 PRIVATE KEY block and its chain, as
+the kubelet writes it), a certificate chain, a trust bundle (only CA certificates) or a CA pool
+JSON, or `kubectl get -o json|yaml` output of ClusterTrustBundles or a CA pool Secret, whose
+contents are shown under the object's name (`meshtool.cli.inputs`). For each
 certificate it prints subject, issuer, serial, validity, key type and fingerprint, the CA flag,
 the SANs, the SPIFFE ID and the Kubernetes PodIdentity fields when present. When a DNS name is
 in one of the service-dns signer's other forms (a per-pod name under a headless Service, or a
@@ -24,6 +26,7 @@ import click
 from cryptography import x509
 
 from meshtool import clock
+from meshtool.cli import inputs
 from meshtool.pki import capool, chain, keys, pem, podidentity
 from meshtool.signers import dnsforms
 
@@ -32,21 +35,26 @@ _NOT_RECOGNISED = "not a credential bundle, certificate chain, trust bundle or C
 
 
 @click.command("inspect")
-@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option(
     "--trust-bundle",
     type=click.Path(dir_okay=False),
-    help="PEM trust anchors; verify FILE's chain against them.",
+    help="PEM trust anchors (or ClusterTrustBundle objects); verify FILE's chain against them.",
 )
 def inspect_command(file: str, trust_bundle: str | None) -> None:
-    """Summarize a credential bundle, certificate chain, trust bundle or CA pool."""
+    """Summarize a credential bundle, certificate chain, trust bundle, CA pool or CTB/Secret."""
     system = clock.SystemClock()
-    lines, certs = _parsed(file, lambda data: summarize(data, clock=system))
-    anchors = _parsed(trust_bundle, pem.certificates) if trust_bundle else None
-    for line in lines:
-        click.echo(line)
-    if anchors is not None:
-        click.echo(_verification(certs, anchors, now=system.now()))
+    parts = _parsed(file, lambda part: summarize(part.data, clock=system))
+    anchors = (
+        _parsed(trust_bundle, lambda part: pem.certificates(part.data)) if trust_bundle else []
+    )
+    for label, (lines, _) in parts:
+        click.echo("\n".join([f"{label}:", *lines] if label else lines))
+    if trust_bundle:
+        chains = [certs for _, (_, certs) in parts]
+        certs = chains[0] if len(chains) == 1 else None
+        roots = tuple(cert for _, found in anchors for cert in found)
+        click.echo(_verification(certs, roots, now=system.now()))
 
 
 def summarize(
@@ -156,7 +164,9 @@ def _verification(
     now: dt.datetime,
 ) -> str:
     if certs is None:
-        raise click.ClickException("--trust-bundle needs a certificate chain, not a CA pool")
+        raise click.ClickException(
+            "--trust-bundle needs one certificate chain, not a CA pool or several objects"
+        )
     try:
         path = chain.verify(certs, anchors, now=now)
     except chain.ChainError as exc:
@@ -178,17 +188,26 @@ def _is_ca(cert: x509.Certificate) -> bool:
         return False
 
 
-def _parsed(path: str, parse: Callable[[bytes], _T]) -> _T:
-    """`parse` applied to the file's bytes; any problem becomes one line naming the file."""
+def _parsed(path: str, parse: Callable[[inputs.Part], _T]) -> list[tuple[str | None, _T]]:
+    """`parse` applied to each part of the input; any problem becomes one line naming it."""
+    where = inputs.name(path)
     try:
-        with open(path, "rb") as file:
-            data = file.read()
+        data = inputs.read(path)
     except OSError as exc:
-        raise click.ClickException(f"cannot read {path}: {exc.strerror}") from None
+        raise click.ClickException(f"cannot read {where}: {exc.strerror}") from None
     try:
-        return parse(data)
+        found = inputs.parts(data)
+    except inputs.InputError as exc:
+        raise click.ClickException(f"{where}: {exc}") from None
+    return [(part.label, _part(where, part, parse)) for part in found]
+
+
+def _part(where: str, part: inputs.Part, parse: Callable[[inputs.Part], _T]) -> _T:
+    try:
+        return parse(part)
     except (pem.PemError, capool.CAPoolError) as exc:
-        raise click.ClickException(f"{path}: {exc}") from None
+        label = f"{part.label}: " if part.label else ""
+        raise click.ClickException(f"{where}: {label}{exc}") from None
 
 
 COMMANDS: list[click.Command] = [inspect_command]

@@ -3,7 +3,8 @@
 A store reads the pool with a version and writes it back only if that version is still
 current: a Secret (`replace` carrying `metadata.resourceVersion`, so the apiserver answers 409
 to a stale write) or a plain file (the version is a digest of its bytes, re-checked just before
-an atomic rename; a file has no true compare-and-swap, so this is best effort for one host).
+an atomic write by `meshtool.files`; a file has no true compare-and-swap, so this is best effort
+for one host).
 
 `update(store, transition)` is the one write path for the `meshtool ca` commands and the
 rotation controller: read, apply the pure transition to the fresh pool, write; on a conflict,
@@ -16,13 +17,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from meshtool import files
 from meshtool.clock import Clock
 from meshtool.kube import errors, resources
 from meshtool.kube.client import KubeClient
@@ -101,13 +101,9 @@ class FileStore:
         return Read(pool, hashlib.sha256(raw).hexdigest(), raw)
 
     async def write(self, pool: capool.CAPool, version: str) -> None:
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
-        with os.fdopen(fd, "wb") as file:
-            file.write(capool.dump(pool))
         if hashlib.sha256(self.path.read_bytes()).hexdigest() != version:
-            os.unlink(tmp)
             raise Stale(self.where)
-        os.replace(tmp, self.path)
+        files.write(self.path, capool.dump(pool), replace=True)
 
 
 async def update(store: PoolStore, transition: Transition, *, attempts: int = 10) -> Read:

@@ -2,7 +2,9 @@
 
 Endpoints: `GET /healthz` answers `ok`. `GET /spiffe-echo` (with SPIFFE client support on)
 answers `Client Identity: spiffe://...` for an acceptable client SVID and 401 with a one-line
-reason otherwise.
+reason otherwise. A client certificate from the pod-identity signer also carries the Kubernetes
+PodIdentity extension: the answer (and the log line) then adds the pod and node it names,
+`Client Identity: spiffe://...; pod <namespace>/<pod> on node <node>`.
 
 How a client is judged. TLS is pyOpenSSL, because the stdlib `ssl` module has no verify
 callback. With SPIFFE client support on, the server requests a client certificate
@@ -47,7 +49,7 @@ from OpenSSL import SSL, crypto
 
 from meshtool.clock import Clock, SystemClock
 from meshtool.demo import credentials, spiffe, tlsstream
-from meshtool.signers import spiffeid
+from meshtool.pki import podidentity
 from meshtool.signers.spiffe import DEFAULT_TRUST_DOMAIN
 
 if TYPE_CHECKING:
@@ -172,19 +174,24 @@ class DemoServer(ThreadingHTTPServer):
         else:
             log.exception("%s: request failed", tlsstream.peer(client_address))
 
-    def client_identity(self, request: TlsConnection) -> spiffeid.SpiffeId:
+    def client_identity(self, request: TlsConnection) -> str:
+        """The client's SPIFFE ID, and the pod its PodIdentity extension names, if any."""
         try:
             chain = _presented_chain(request.conn)
-            return spiffe.verify_client_chain(
+            spiffe_id = spiffe.verify_client_chain(
                 chain,
                 anchors=request.tls.anchors,
                 now=self.clock.now(),
                 trust_domain=self.settings.spiffe_trust_domain,
                 allowed=self.settings.allowed_client_ids,
             )
+            pod = podidentity.from_certificate(chain[0])
         except ValueError as exc:  # cryptography parses certificates and extensions lazily
             first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise spiffe.PeerRejected(f"unreadable client certificate: {first_line}") from None
+        if pod is None:
+            return str(spiffe_id)
+        return f"{spiffe_id}; pod {pod.namespace}/{pod.pod_name} on node {pod.node_name}"
 
 
 def _presented_chain(conn: SSL.Connection) -> list[x509.Certificate]:
@@ -234,7 +241,7 @@ class _Handler(BaseHTTPRequestHandler):
         except spiffe.PeerRejected as exc:
             self._reply(401, f"unauthorized: {exc}")
             return
-        self._reply(200, f"Client Identity: {identity}", identity=str(identity))
+        self._reply(200, f"Client Identity: {identity}", identity=identity)
 
     def _reply(self, status: int, body: str, *, identity: str = "-") -> None:
         data = (body + "\n").encode()

@@ -9,7 +9,8 @@ Invariants:
 - every request (watch starts included) first takes a token from the client-side rate limiter
   (`meshtool.pacing.TokenBucket`; `qps=None` means no client-side limit);
 - every HTTP error answer becomes an `errors.ApiError` subclass via `errors.from_status`, and
-  every httpx2 failure becomes `errors.TransportError` chained with `from`;
+  every httpx2 failure becomes `errors.TransportError` chained with `from`, its message naming
+  the server and the cause (`meshtool.kube.unreachable`);
 - writes carry `fieldManager=meshtool`; request bodies are never logged;
 - `watch` yields events until the server ends the stream and never restarts by itself: an
   expired resourceVersion raises `errors.Gone` so the caller (the informer) relists.
@@ -29,7 +30,7 @@ import msgspec
 
 from meshtool import pacing
 from meshtool.clock import SystemClock
-from meshtool.kube import codec, config, errors
+from meshtool.kube import codec, config, errors, unreachable
 from meshtool.kube.codec import ListResult as ListResult
 from meshtool.kube.codec import WatchEvent as WatchEvent
 from meshtool.kube.resources import Resource
@@ -157,8 +158,28 @@ class KubeClient:
                 if line:
                     yield codec.watch_event(line, what)
 
-    async def create(self, resource: Resource, body: JSON, *, namespace: str | None = None) -> JSON:
-        return await self._request("POST", resource.path(namespace), body=body, write=True)
+    async def create(
+        self,
+        resource: Resource,
+        body: JSON,
+        *,
+        namespace: str | None = None,
+        name: str | None = None,
+        subresource: str | None = None,
+    ) -> JSON:
+        """POST a new object, or with `name` and `subresource` a subresource (a TokenRequest)."""
+        path = resource.path(namespace, name, subresource)
+        return await self._request("POST", path, body=body, write=True)
+
+    async def review(self, resource: Resource, body: JSON) -> JSON:
+        """The `status` the apiserver answers a review (TokenReview, SubjectAccessReview) with.
+
+        Reviews are not stored, so there is no fieldManager; the body may hold a bearer token,
+        which, like every request body, is never logged nor put into an error.
+        """
+        answer = await self._request("POST", resource.path(), body=body)
+        status = answer.get("status")
+        return status if isinstance(status, dict) else {}
 
     async def replace(
         self,
@@ -249,10 +270,13 @@ class KubeClient:
                 method, path, params=params, content=content, headers=hdrs
             )
         except httpx2.HTTPError as exc:
-            raise errors.TransportError(f"{what}: {exc!r}") from exc
+            raise self._unreachable(exc, what) from exc
         if response.status_code >= 400:
             raise codec.api_error(response.status_code, response.content, what)
         return codec.decode(response.content, what)
+
+    def _unreachable(self, exc: httpx2.HTTPError, what: str) -> errors.TransportError:
+        return errors.TransportError(unreachable.describe(exc, server=self.server, what=what))
 
     @asynccontextmanager
     async def _stream(
@@ -267,7 +291,7 @@ class KubeClient:
                     raise codec.api_error(response.status_code, await response.aread(), what)
                 yield response.aiter_lines()
         except httpx2.HTTPError as exc:
-            raise errors.TransportError(f"{what}: {exc!r}") from exc
+            raise self._unreachable(exc, what) from exc
 
 
 def _selectors(label_selector: str | None, field_selector: str | None) -> dict[str, str]:

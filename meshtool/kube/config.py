@@ -7,7 +7,9 @@ bearer / token-file / exec auth). We add what lightkube does not set: the pool s
 and our User-Agent. Nothing here sends a request.
 
 `$KUBECONFIG` may hold a colon-separated list; unlike kubectl we do not merge files, we take
-the first one that exists. Configuration problems raise `ConfigError` (not retryable).
+the first one that exists. Configuration problems raise `ConfigError` (not retryable), one
+sentence that names the file and what is wrong with it: missing, empty, not YAML (with the line
+and column), not a kubeconfig, or a context that is absent or names an undefined cluster/user.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx2
+import msgspec
+import yaml
 from lightkube.config.client_adapter import ConnectionParams
 from lightkube.config.kubeconfig import KubeConfig
 from lightkube.core.exceptions import ConfigError as _LightkubeConfigError
@@ -73,10 +77,58 @@ def kubeconfig_path(path: str | os.PathLike[str] | None = None) -> Path:
 
 def from_kubeconfig(path: str | os.PathLike[str] | None, context: str | None) -> Any:
     """The lightkube `SingleConfig` for `context` (default: current-context) of a kubeconfig."""
+    file = kubeconfig_path(path)
+    return select(load(file), file, context)
+
+
+def load(file: Path) -> KubeConfig:
+    """The kubeconfig in `file`, checked enough that selecting a context cannot crash."""
+    data = _yaml(file)
+    if data is None:
+        raise ConfigError(f"kubeconfig {file} is empty")
+    if not isinstance(data, dict):
+        raise ConfigError(f"kubeconfig {file} is not a kubeconfig (not a YAML mapping)")
+    for key in ("clusters", "contexts", "users"):
+        if not isinstance(data.get(key) or [], list):
+            raise ConfigError(f"kubeconfig {file}: {key} is not a list")
     try:
-        return KubeConfig.from_file(kubeconfig_path(path)).get(context)
-    except (_LightkubeConfigError, KeyError, TypeError) as exc:
-        raise ConfigError(f"kubeconfig {kubeconfig_path(path)}: {exc}") from exc
+        return KubeConfig.from_dict({"clusters": [], "contexts": [], **data}, fname=file)
+    except (KeyError, TypeError, msgspec.ValidationError) as exc:
+        raise ConfigError(f"kubeconfig {file} is malformed: {_missing(exc)}") from exc
+
+
+def _yaml(file: Path) -> Any:
+    try:
+        return yaml.safe_load(file.read_bytes())
+    except OSError as exc:
+        raise ConfigError(f"kubeconfig {file}: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "unreadable"
+        raise ConfigError(f"kubeconfig {file} is not valid YAML{at}: {problem}") from exc
+
+
+def _missing(exc: Exception) -> str:
+    return f"an entry has no {exc}" if isinstance(exc, KeyError) else str(exc)
+
+
+def select(kubeconfig: KubeConfig, file: Path, context: str | None) -> Any:
+    """The `SingleConfig` of `context` (default: current-context), or why there is none."""
+    name = context or kubeconfig.current_context
+    known = ", ".join(sorted(kubeconfig.contexts)) or "none"
+    if not name:
+        raise ConfigError(f"kubeconfig {file} has no current-context (contexts: {known})")
+    found = kubeconfig.contexts.get(name)
+    if found is None:
+        raise ConfigError(f"kubeconfig {file} has no context {name!r} (contexts: {known})")
+    if found.cluster not in kubeconfig.clusters:
+        raise ConfigError(
+            f"kubeconfig {file}: context {name!r} names unknown cluster {found.cluster!r}"
+        )
+    if found.user and found.user not in kubeconfig.users:
+        raise ConfigError(f"kubeconfig {file}: context {name!r} names unknown user {found.user!r}")
+    return kubeconfig.get(name)
 
 
 def in_cluster() -> Any:

@@ -51,6 +51,11 @@ NAMESPACES = Resource("", "v1", "namespaces", False)
 SECRETS = Resource("", "v1", "secrets", True)
 EVENTS = Resource("events.k8s.io", "v1", "events", True)
 LEASES = Resource("coordination.k8s.io", "v1", "leases", True)
+TOKEN_REVIEWS = Resource("authentication.k8s.io", "v1", "tokenreviews", False)
+SUBJECT_ACCESS_REVIEWS = Resource("authorization.k8s.io", "v1", "subjectaccessreviews", False)
+SELF_SUBJECT_RULES_REVIEWS = Resource(
+    "authorization.k8s.io", "v1", "selfsubjectrulesreviews", False
+)
 
 
 def pod_certificate_requests(version: str) -> Resource:

@@ -1,6 +1,6 @@
 """The demo's cluster side: control plane, controller manifests, CA pool Secrets, controller.
 
-It does what the README's kind quickstart does, on the local control plane: `kubectl apply -f
+It does what the README's kind quickstart does, on the local control plane: `kubectl apply -k
 controller-manifests`, `meshtool make-ca-pool-secret` for each signer, then runs the
 controller Deployment's replicas as local processes with the Deployment's own arguments, the
 Secrets' `pool` keys written to local files where the Secret volumes would be mounted, and a

@@ -9,7 +9,8 @@ container becomes a local `meshtool` process run with the container's exact argu
 that volume mount paths map to the kubelet simulator's folders, listen addresses move to free
 loopback ports, and clients get `--connect-to` so a `.svc` name (a Service's, or a pod's own
 name under its headless Service) reaches that loopback port.
-Everything here is pure: it reads YAML and returns plans.
+A folder with a `kustomization.yaml` (the controller's kustomize base) contributes the files
+it lists as `resources`. Everything here is pure: it reads YAML and returns plans.
 """
 
 from __future__ import annotations
@@ -25,10 +26,19 @@ JSON = dict[str, Any]
 
 
 def load_documents(folder: Path) -> list[JSON]:
+    """The objects of a folder: a kustomize base's `resources` files, or every YAML file."""
     docs: list[JSON] = []
-    for path in sorted(folder.glob("*.yaml")) + sorted(folder.glob("*.yml")):
+    for path in manifest_files(folder):
         docs += [d for d in yaml.safe_load_all(path.read_text()) if isinstance(d, dict)]
     return docs
+
+
+def manifest_files(folder: Path) -> list[Path]:
+    kustomization = folder / "kustomization.yaml"
+    if kustomization.is_file():
+        listed = yaml.safe_load(kustomization.read_text()).get("resources") or []
+        return [folder / name for name in listed]
+    return sorted(folder.glob("*.yaml")) + sorted(folder.glob("*.yml"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,6 @@
 """`meshtool demo`: the whole system on this machine, end to end, with a report.
 
-Steps: start kube-apiserver + etcd; apply controller-manifests/ with the real kubectl; create
+Steps: start kube-apiserver + etcd; apply controller-manifests/ (-k) with the real kubectl; create
 the CA pool Secrets with `meshtool make-ca-pool-secret`; run the controller Deployment's
 replicas locally under the manifests' RBAC; apply example-manifests/; create each Deployment's
 pod on the demo node and let the kubelet simulator project its volumes; run every example's
@@ -61,8 +61,8 @@ class Demo:
 
     async def _with_cluster(self, cp: ControlPlane) -> bool:
         kubectl = Kubectl.of(cp)
-        say("kubectl apply -f controller-manifests/")
-        await _show(kubectl, "apply", "-f", str(self.repo / "controller-manifests"))
+        say("kubectl apply -k controller-manifests/")
+        await _show(kubectl, "apply", "-k", str(self.repo / "controller-manifests"))
         say("meshtool make-ca-pool-secret (service-dns, spiffe, pod-identity)")
         await cluster.make_pool_secrets(cp)
         pools = await cluster.export_pools(kubectl, self.workdir / "secrets")

@@ -4,7 +4,8 @@ For every example namespace: the server containers start first (as `meshtool dem
 their manifest arguments, moved to a free loopback port and to the kubelet simulator's
 volume folders); then each client runs a few requests (`--count`) with `--connect-to` mapping
 the Service's `.svc` name to the server's loopback port. A scenario passes when every client
-request succeeded and, where the client presents a SPIFFE certificate, the server echoed it.
+request succeeded and, where the client presents a SPIFFE certificate, the server echoed it;
+a pod-identity certificate must also have made the server echo the client's pod and node.
 """
 
 from __future__ import annotations
@@ -110,13 +111,19 @@ async def run_client(
 def expected_client_id(
     w: manifests.Workload, trust_domain: str = DEFAULT_TRUST_DOMAIN
 ) -> str | None:
-    """The SPIFFE ID a client presents, if its pod asks the spiffe signer for a certificate."""
-    for volume in w.pod["spec"].get("volumes") or []:
+    """The identity the server echoes for a client whose pod asks the spiffe signer (its SPIFFE
+    ID) or the pod-identity signer (its SPIFFE ID, pod and node) for a certificate."""
+    spec = w.pod["spec"]
+    spiffe_id = (
+        f"spiffe://{trust_domain}/ns/{w.namespace}/sa/{spec.get('serviceAccountName', 'default')}"
+    )
+    for volume in spec.get("volumes") or []:
         for source in (volume.get("projected") or {}).get("sources") or []:
             signer = (source.get("podCertificate") or {}).get("signerName", "")
             if signer.endswith("/spiffe"):
-                sa = w.pod["spec"].get("serviceAccountName", "default")
-                return f"spiffe://{trust_domain}/ns/{w.namespace}/sa/{sa}"
+                return spiffe_id
+            if signer.endswith("/pod-identity"):
+                return f"{spiffe_id}; pod {w.namespace}/{w.pod_name} on node {spec['nodeName']}"
     return None
 
 

@@ -8,6 +8,10 @@ Lookup order, like envtest:
 3. otherwise `hack/k8s-binaries.sh <minor>` builds them from the Go module proxy (minutes on a
    cold cache). The repo root is `$MESHTOOL_REPO_ROOT` or found relative to this package.
 
+helm (for the chart tests) is found the same way: `$MESHTOOL_HELM`, else
+`${XDG_CACHE_HOME:-~/.cache}/meshtool/helm/<version>/helm` with its `stamp`, else built by
+`hack/helm-binary.sh`.
+
 `BinariesUnavailable` means "cannot even try" (no Go, no build script); callers may skip on it
 outside CI. `BuildFailed` means the build ran and failed, which is always an error.
 """
@@ -23,6 +27,8 @@ from pathlib import Path
 FULL_VERSIONS = {"1.34": "v1.34.4", "1.35": "v1.35.4", "1.36": "v1.36.3", "1.37": "v1.37.2"}
 BINARIES = ("kube-apiserver", "etcd", "kubectl")
 BUILD_SCRIPT = "hack/k8s-binaries.sh"
+HELM_VERSION = "v3.22.0"
+HELM_SCRIPT = "hack/helm-binary.sh"
 
 
 class BinariesUnavailable(RuntimeError):
@@ -44,8 +50,26 @@ def full_version(minor: str) -> str:
 
 
 def cache_dir(minor: str) -> Path:
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "meshtool" / "k8s" / full_version(minor)
+    return _cache_base() / "k8s" / full_version(minor)
+
+
+def _cache_base() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "meshtool"
+
+
+def locate_helm() -> Path:
+    """The helm binary, built from the Go module proxy on first use."""
+    configured = os.environ.get("MESHTOOL_HELM")
+    if configured:
+        if not Path(configured).is_file():
+            raise BinariesUnavailable(f"MESHTOOL_HELM={configured} is not a file")
+        return Path(configured)
+    folder = _cache_base() / "helm" / HELM_VERSION
+    if not ((folder / "stamp").is_file() and (folder / "helm").is_file()):
+        _build_with(HELM_SCRIPT, [], f"helm {HELM_VERSION}")
+    if not (folder / "helm").is_file():
+        raise BuildFailed(f"{HELM_SCRIPT} succeeded but {folder}/helm is missing")
+    return folder / "helm"
 
 
 def is_complete(folder: Path) -> bool:
@@ -79,20 +103,22 @@ def repo_root() -> Path | None:
 
 
 def _build(minor: str) -> None:
+    _build_with(BUILD_SCRIPT, [minor], f"Kubernetes {minor}")
+
+
+def _build_with(script: str, args: list[str], what: str) -> None:
     root = repo_root()
     if root is None:
         raise BinariesUnavailable(
-            f"no binaries for Kubernetes {minor} and no {BUILD_SCRIPT} to build them "
-            "(set KUBEBUILDER_ASSETS, or MESHTOOL_REPO_ROOT to a meshtool checkout)"
+            f"no binaries for {what} and no {script} to build them "
+            "(set KUBEBUILDER_ASSETS or MESHTOOL_HELM, or MESHTOOL_REPO_ROOT to a checkout)"
         )
     if shutil.which("go") is None:
-        raise BinariesUnavailable(
-            f"no binaries for Kubernetes {minor} and Go is not installed to build them"
-        )
-    _stream([str(root / BUILD_SCRIPT), minor], minor)
+        raise BinariesUnavailable(f"no binaries for {what} and Go is not installed to build them")
+    _stream([str(root / script), *args], what)
 
 
-def _stream(command: list[str], minor: str) -> None:
+def _stream(command: list[str], what: str) -> None:
     """Run the build, echoing its progress lines to stderr as they come."""
     tail: list[str] = []
     with subprocess.Popen(
@@ -105,4 +131,4 @@ def _stream(command: list[str], minor: str) -> None:
             tail = [*tail[-39:], line]
     if proc.returncode != 0:
         output = "".join(tail)
-        raise BuildFailed(f"building Kubernetes {minor} failed ({proc.returncode}):\n{output}")
+        raise BuildFailed(f"building {what} failed ({proc.returncode}):\n{output}")

@@ -126,14 +126,27 @@ class ControlPlane:
 
     def user(self, name: str, groups: Sequence[str] = ()) -> Path:
         """A kubeconfig authenticating as `name` in `groups` (client certificate)."""
+        ca = self._own_ca("user()")
+        path = self._user_path(name)
+        launch.write_kubeconfig(path, self.server, ca, pki.client_cert(ca, name, groups))
+        return path
+
+    def token_user(self, label: str, token: str) -> Path:
+        """A kubeconfig authenticating with a bearer token (e.g. a ServiceAccount's)."""
+        path = self._user_path(f"token-{label}")
+        launch.write_kubeconfig(path, self.server, self._own_ca("token_user()"), token)
+        return path
+
+    def _own_ca(self, what: str) -> pki.KeyPair:
         if self._ca is None:
             raise RuntimeError(
-                f"user() needs a control plane started by meshtool (not {ENV_EXISTING})"
+                f"{what} needs a control plane started by meshtool (not {ENV_EXISTING})"
             )
-        pair = pki.client_cert(self._ca, name, groups)
-        path = self.workdir / "users" / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}.kubeconfig"
+        return self._ca
+
+    def _user_path(self, label: str) -> Path:
+        path = self.workdir / "users" / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', label)}.kubeconfig"
         path.parent.mkdir(exist_ok=True)
-        launch.write_kubeconfig(path, self.server, self._ca, pair)
         return path
 
     async def compact(self) -> int:

@@ -138,25 +138,36 @@ def etcd_compact(url: str) -> int:
     return revision
 
 
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
 def write_kubeconfig(
-    path: Path, server: str, ca: pki.KeyPair, user: pki.KeyPair, *, name: str = "meshtool"
+    path: Path,
+    server: str,
+    ca: pki.KeyPair,
+    user: pki.KeyPair | str,
+    *,
+    name: str = "meshtool",
 ) -> None:
-    """A kubeconfig whose one cluster, user and context are all called `name` (mode 0600)."""
+    """A kubeconfig whose one cluster, user and context are all called `name` (mode 0600).
 
-    def b64(data: bytes) -> str:
-        return base64.b64encode(data).decode()
-
-    user_data = {
-        "client-certificate-data": b64(user.cert_pem),
-        "client-key-data": b64(user.key_pem),
-    }
+    The user is a client certificate, or (a str) a bearer token such as a ServiceAccount's.
+    """
+    if isinstance(user, str):
+        user_data = {"token": user}
+    else:
+        user_data = {
+            "client-certificate-data": _b64(user.cert_pem),
+            "client-key-data": _b64(user.key_pem),
+        }
     config = {
         "apiVersion": "v1",
         "kind": "Config",
         "clusters": [
             {
                 "name": name,
-                "cluster": {"server": server, "certificate-authority-data": b64(ca.cert_pem)},
+                "cluster": {"server": server, "certificate-authority-data": _b64(ca.cert_pem)},
             }
         ],
         "users": [{"name": name, "user": user_data}],

@@ -26,18 +26,29 @@ def namespaces_of(folder: Path) -> list[str]:
     return names
 
 
-@pytest.mark.parametrize("folder", ["controller-manifests", "example-manifests"])
-def test_manifests_pass_server_dry_run_then_apply(kubectl, folder):
+@pytest.mark.parametrize(
+    ("folder", "how"), [("controller-manifests", "-k"), ("example-manifests", "-f")]
+)
+def test_manifests_pass_server_dry_run_then_apply(kubectl, folder, how):
     path = REPO / folder
     # A server-side dry run cannot create the Namespaces its other objects live in.
     for namespace in namespaces_of(path):
         kubectl("create", "namespace", namespace, check=False)
-    dry = kubectl("apply", "--dry-run=server", "-f", str(path))
+    dry = kubectl("apply", "--dry-run=server", how, str(path))
     assert "(server dry run)" in dry.stdout
-    applied = kubectl("apply", "-f", str(path))
+    applied = kubectl("apply", how, str(path))
     assert applied.returncode == 0
-    listed = kubectl("get", "-f", str(path), "-o", "name")
+    listed = kubectl("get", how, str(path), "-o", "name")
     assert len(listed.stdout.split()) >= len(dry.stdout.splitlines())
+
+
+def test_controller_manifests_are_a_kustomize_base_not_a_plain_folder(kubectl):
+    """`apply -f` on a folder with a kustomization.yaml fails: everything uses `-k`."""
+    plain = kubectl(
+        "apply", "--dry-run=client", "-f", str(REPO / "controller-manifests"), check=False
+    )
+    assert plain.returncode != 0
+    assert "Kustomization" in plain.stderr
 
 
 NEEDED = [
@@ -108,7 +119,7 @@ def can_i(kubectl, verb, group, resource, name, namespace, subresource) -> bool:
 
 
 def test_controller_service_account_has_exactly_what_it_needs(kubectl):
-    kubectl("apply", "-f", str(REPO / "controller-manifests"))
+    kubectl("apply", "-k", str(REPO / "controller-manifests"))
     missing = [n for n in NEEDED if not can_i(kubectl, *n)]
     assert missing == []
     excess = [d for d in DENIED if can_i(kubectl, *d)]
@@ -116,7 +127,7 @@ def test_controller_service_account_has_exactly_what_it_needs(kubectl):
 
 
 def test_kubectl_auth_can_i_agrees_for_ordinary_resources(kubectl):
-    kubectl("apply", "-f", str(REPO / "controller-manifests"))
+    kubectl("apply", "-k", str(REPO / "controller-manifests"))
     ask = lambda *a: kubectl("auth", "can-i", *a, f"--as={SA}", check=False).stdout.strip()  # noqa: E731
     assert (
         ask("update", "podcertificaterequests.certificates.k8s.io", "--subresource=status", "-A")

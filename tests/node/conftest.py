@@ -15,16 +15,20 @@ the cluster that is up as it is and skips the CA pool Secrets that exist.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import os
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pytest
+from cryptography import x509
 
+from meshtool.clock import SystemClock
+from meshtool.pki import capool, pem
 from meshtool.testing.node import cluster
 
 if os.environ.get("MESHTOOL_NODE_TEST") != "1":
@@ -49,6 +53,7 @@ EXAMPLE_NAMESPACES = (
     "service-dns-spiffe-client",
     "spiffe-mtls",
     "service-dns-statefulset",
+    "pod-identity-client",
 )
 SERVER_URLS = {ns: f"https://server.{ns}.svc/" for ns in EXAMPLE_NAMESPACES} | {
     # The StatefulSet example's client dials its server by the per-pod name.
@@ -85,7 +90,7 @@ def kubectl() -> Iterator[Kubectl]:
 def quickstart(kubectl: Kubectl) -> Kubectl:
     """The README's quickstart, verbatim: controller, three CA pool Secrets, examples; then
     wait until the controller replicas and every example pod are Running and Ready."""
-    kubectl("apply", "-f", str(ROOT / "controller-manifests"))
+    kubectl("apply", "-k", str(ROOT / "controller-manifests"))
     env = {**os.environ, "KUBECONFIG": str(kubectl.kubeconfig)}
     for signer in SIGNERS:
         if reused_secret(kubectl, f"{signer}-ca-pool"):
@@ -145,6 +150,72 @@ def refresh_watch(quickstart: Kubectl) -> RefreshWatch:
     serial = leaf_serial(volume_dir(server, "server-creds") / "credentialbundle.pem")
     begin = pcr["status"]["beginRefreshAt"]
     return RefreshWatch(server, serial, since, time.monotonic(), begin)
+
+
+POOL = ("--namespace", "mesh-controller", "--name", "spiffe-ca-pool")
+
+
+@dataclass
+class Rotation:
+    """The manual rotation of the spiffe pool that test_04 begins and test_09 finishes."""
+
+    old: x509.Certificate  # the root of the CA that signed until `activate`
+    new: x509.Certificate  # the root of the prepared, then active, CA
+    old_id: str
+    new_id: str
+    steps: list[str] = field(default_factory=list)  # report lines: step, time, `ca status`
+
+    def record(self, kubectl: Kubectl, step: str) -> None:
+        at = dt.datetime.now(dt.UTC).strftime("%H:%M:%SZ")
+        status = meshtool_ca(kubectl, "status").stdout.rstrip()
+        self.steps.append(f"--- {at} {step}\n{status}")
+
+
+def meshtool_ca(kubectl: Kubectl, *args: str) -> subprocess.CompletedProcess[str]:
+    """`meshtool ca --namespace mesh-controller --name spiffe-ca-pool ARGS`, as an operator."""
+    env = {**os.environ, "KUBECONFIG": str(kubectl.kubeconfig)}
+    cmd = [sys.executable, "-m", "meshtool", "ca", *POOL, *args]
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, check=False, timeout=120)
+
+
+def spiffe_pool(kubectl: Kubectl) -> capool.CAPool:
+    secret = kubectl.json("-n", "mesh-controller", "get", "secret", "spiffe-ca-pool")
+    return capool.load(base64.b64decode(secret["data"]["pool"]), clock=SystemClock())
+
+
+@pytest.fixture(scope="session")
+def rotation(quickstart: Kubectl, refresh_watch: RefreshWatch) -> Rotation:
+    """The first half of a manual rotation of the spiffe pool, as the README's runbook says:
+    `ca prepare`; wait until the spiffe-mtls server's and client's trust-bundle files carry the
+    new root (the kubelet's bundle cache); `ca activate` (the old CA is retired). test_04 checks
+    it; test_09 finishes it (`ca remove --force`) after the kubelet restart of test_08 has
+    renewed every certificate, and counts the client's requests through all of it."""
+    before = spiffe_pool(quickstart)
+    old = before.signing_ca
+    prepared = meshtool_ca(quickstart, "prepare")
+    assert prepared.returncode == 0, prepared.stderr
+    known = {ca.id for ca in before.cas}
+    (new,) = [ca for ca in spiffe_pool(quickstart).cas if ca.id not in known]
+    done = Rotation(old.root, new.root, old.id, new.id)
+    done.record(quickstart, f"ca prepare ({prepared.stdout.strip()})")
+    for app, volume in (("server", "spiffe-trust"), ("client", "spiffe-trust")):
+        wait_for(
+            f"the spiffe-mtls {app}'s bundle.pem carries CA {new.id}",
+            lambda a=app, v=volume: trust_file_has(quickstart, a, v, new.root),
+            480,
+        )
+    done.record(quickstart, "both trust-bundle files carry the new root")
+    activated = meshtool_ca(quickstart, "activate", new.id)
+    assert activated.returncode == 0, activated.stderr
+    done.record(quickstart, f"ca activate {new.id} ({activated.stdout.strip()})")
+    return done
+
+
+def trust_file_has(kubectl: Kubectl, app: str, volume: str, cert: x509.Certificate) -> bool:
+    pod = live_pod(kubectl, app)
+    if pod is None:
+        return False
+    return cert in pem.certificates((volume_dir(pod, volume) / "bundle.pem").read_bytes())
 
 
 def client_log(kubectl: Kubectl, since: str | None = None) -> str:

@@ -36,14 +36,16 @@ class Kubectl:
         self.kubeconfig = kubeconfig
         self.binary = str(cluster.Paths(cluster.cluster_dir()).bin("kubectl"))
 
-    def run(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *args: str, stdin: str | None = None, timeout: float = 180
+    ) -> subprocess.CompletedProcess[str]:
         cmd = [self.binary, f"--kubeconfig={self.kubeconfig}", *args]
         return subprocess.run(
-            cmd, input=stdin, capture_output=True, text=True, check=False, timeout=180
+            cmd, input=stdin, capture_output=True, text=True, check=False, timeout=timeout
         )
 
-    def __call__(self, *args: str, stdin: str | None = None) -> str:
-        result = self.run(*args, stdin=stdin)
+    def __call__(self, *args: str, stdin: str | None = None, timeout: float = 180) -> str:
+        result = self.run(*args, stdin=stdin, timeout=timeout)
         assert result.returncode == 0, f"kubectl {' '.join(args)}: {result.stderr}"
         return result.stdout
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 from pathlib import Path
 from typing import Any
@@ -12,17 +13,25 @@ import yaml
 
 from meshtool.cli import controller as cli_controller
 from meshtool.cli import demo as cli_demo
+from meshtool.localdemo import manifests
+from meshtool.signers import names
 
 ROOT = Path(__file__).resolve().parents[2]
 SIGNERS = ["row-major.net/service-dns", "row-major.net/spiffe", "row-major.net/pod-identity"]
-SCENARIOS = ["service-dns-unauth-client", "service-dns-spiffe-client", "spiffe-mtls"]
+SCENARIOS = [
+    "service-dns-unauth-client",
+    "service-dns-spiffe-client",
+    "spiffe-mtls",
+    "pod-identity-client",
+]
 COMMANDS = {c.name: c for c in [*cli_demo.COMMANDS, *cli_controller.COMMANDS]}
 
 
 def load(*dirs: str) -> list[dict[str, Any]]:
+    """The documents of folders; a kustomize base contributes its `resources` files."""
     docs = []
     for d in dirs:
-        for path in sorted((ROOT / d).glob("*.yaml")):
+        for path in manifests.manifest_files(ROOT / d):
             docs += [doc for doc in yaml.safe_load_all(path.read_text()) if doc is not None]
     return docs
 
@@ -63,6 +72,30 @@ def test_every_document_is_one_resource(directory: str) -> None:
         assert isinstance(doc, dict)
         assert {"apiVersion", "kind"} <= doc.keys()
         assert directory == "kind" or doc["metadata"]["name"]
+
+
+def test_the_kustomize_base_lists_every_manifest_of_its_folder() -> None:
+    folder = ROOT / "controller-manifests"
+    kustomization = yaml.safe_load((folder / "kustomization.yaml").read_text())
+    assert kustomization["kind"] == "Kustomization"
+    files = {p.name for p in folder.glob("*.yaml")} - {"kustomization.yaml"}
+    assert sorted(kustomization["resources"]) == sorted(files)
+
+
+def test_every_controller_object_carries_the_name_label(controller_docs) -> None:
+    for doc in controller_docs:
+        if doc["kind"] != "Namespace":
+            assert doc["metadata"]["labels"] == {"app.kubernetes.io/name": "meshtool-controller"}
+
+
+def test_metrics_service_selects_the_controller_pods_health_port(controller_docs) -> None:
+    service = find(controller_docs, "Service", "meshtool-controller-metrics", "mesh-controller")
+    deploy = find(controller_docs, "Deployment", "meshtool-controller", "mesh-controller")
+    template = deploy["spec"]["template"]
+    assert service["spec"]["selector"] == template["metadata"]["labels"]
+    (port,) = service["spec"]["ports"]
+    (container_port,) = template["spec"]["containers"][0]["ports"]
+    assert (port["name"], port["targetPort"]) == ("metrics", container_port["name"])
 
 
 def test_cluster_role_grants_exactly_what_the_signers_need(controller_docs) -> None:
@@ -213,7 +246,12 @@ def check_files_are_projected(params: dict[str, Any], container, volumes) -> Non
         if "clusterTrustBundle" in source:
             labels = source["clusterTrustBundle"]["labelSelector"]["matchLabels"]
             signer = source["clusterTrustBundle"]["signerName"]
-            assert labels[f"{signer.split('/')[1]}.row-major.net/canarying"] == "live"
+            canarying = {
+                names.SERVICE_DNS: names.DEFAULT.service_dns_canarying_label,
+                names.SPIFFE: names.DEFAULT.spiffe_canarying_label,
+                names.POD_IDENTITY: names.DEFAULT.pod_identity_canarying_label,
+            }[signer]
+            assert labels[canarying] == names.LIVE
 
 
 def test_spiffe_mtls_pins_both_identities() -> None:
@@ -232,6 +270,27 @@ def test_spiffe_mtls_pins_both_identities() -> None:
     assert ids["client"]["server_spiffe_id"] == "spiffe://cluster.local/ns/spiffe-mtls/sa/server"
 
 
+def test_pod_identity_example_trusts_only_the_pod_identity_signer_for_clients() -> None:
+    docs = load("example-manifests")
+    server = find(docs, "Deployment", "server", "pod-identity-client")["spec"]["template"]["spec"]
+    client = find(docs, "Deployment", "client", "pod-identity-client")["spec"]["template"]["spec"]
+    signers = {
+        name: [
+            (kind, source[kind]["signerName"])
+            for volume in spec["volumes"]
+            for source in volume["projected"]["sources"]
+            for kind in source
+        ]
+        for name, spec in (("server", server), ("client", client))
+    }
+    assert signers["server"] == [
+        ("podCertificate", "row-major.net/service-dns"),
+        ("clusterTrustBundle", "row-major.net/pod-identity"),
+    ]
+    assert ("podCertificate", "row-major.net/pod-identity") in signers["client"]
+    assert parse_args(server["containers"][0]["args"])["enable_spiffe_client_support"]
+
+
 def test_kind_configs() -> None:
     old = yaml.safe_load((ROOT / "kind/kind-config-1.35.yaml").read_text())
     assert old["featureGates"] == {
@@ -240,6 +299,11 @@ def test_kind_configs() -> None:
         "ClusterTrustBundleProjection": True,
     }
     assert set(old["runtimeConfig"].values()) == {"true"}
-    for config in (old, yaml.safe_load((ROOT / "kind/kind-config.yaml").read_text())):
+    new = yaml.safe_load((ROOT / "kind/kind-config.yaml").read_text())
+    for config in (old, new):
         assert config["apiVersion"] == "kind.x-k8s.io/v1alpha4"
         assert [n["role"] for n in config["nodes"]] == ["control-plane", "worker"]
+    assert {n["image"] for n in old["nodes"]} == {"kindest/node:v1.35.0"}
+    (image,) = {n["image"] for n in new["nodes"]}
+    assert re.fullmatch(r"kindest/node:v1\.37\.\d+@sha256:[0-9a-f]{64}", image)
+    assert image in (ROOT / "README.md").read_text()  # the quickstart shows the pinned image

@@ -52,7 +52,7 @@ def pools(tmp_path: Path) -> dict[str, Path]:
 @pytest.fixture
 def controller_kubeconfig(control_plane: ControlPlane, kubectl: Any) -> Path:
     """The controller's own identity, with exactly the RBAC of controller-manifests/."""
-    kubectl("apply", "-f", str(REPO / "controller-manifests"))
+    kubectl("apply", "-k", str(REPO / "controller-manifests"))
     return control_plane.user(CONTROLLER_USER, CONTROLLER_GROUPS)
 
 

@@ -36,6 +36,17 @@ def roles(pool: capool.CAPool) -> tuple[tuple[str, str, bool], ...]:
     )
 
 
+CORRUPT = (("corrupt", "", False),)
+"""The history entry of a Secret whose pool does not load (a test corrupted it)."""
+
+
+def history_entry(obj: dict[str, Any]) -> tuple[tuple[str, str, bool], ...]:
+    try:
+        return roles(pool_of(obj))
+    except capool.CAPoolError:
+        return CORRUPT
+
+
 @dataclass
 class PoolSecret:
     kube: KubeClient
@@ -80,7 +91,7 @@ class PoolSecret:
             ):
                 rv = event.object.get("metadata", {}).get("resourceVersion", rv)
                 if event.type == "MODIFIED":
-                    self.history.append(roles(pool_of(event.object)))
+                    self.history.append(history_entry(event.object))
 
     async def current(self) -> capool.CAPool:
         return pool_of(await self.kube.get(resources.SECRETS, SECRET, namespace=NAMESPACE))

@@ -163,7 +163,9 @@ async def test_automatic_rotation_with_two_replicas_and_a_kill(
     names = ["rot-a", "rot-b"]
     extra = [
         *rotationkit.SECRET_FLAG,
-        "--ca-propagation-delay", "3",
+        # 15 s: long enough that the replica killed right after it prepared cannot also
+        # activate on a loaded machine (the survivor must), short enough for the test.
+        "--ca-propagation-delay", "15",
         "--ca-rotation-interval", "0.5",
         "--ca-removal-delay", "8",
         "--sharding-pod-namespace", rotationkit.NAMESPACE,

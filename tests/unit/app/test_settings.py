@@ -29,6 +29,7 @@ def test_the_defaults_with_one_signer_are_valid():
     [
         ({"accepted_key_types": ("ED25519", "RSA2048")}, "--accepted-key-types: unknown 'RSA2048'"),
         ({"log_level": "trace"}, "--log-level must be debug, info or warning"),
+        ({"metrics_auth": "basic"}, "--metrics-auth must be none or kubernetes"),
         ({"log_format": "xml"}, "--log-format must be json or text"),
         ({"kube_api_burst": 0}, "--kube-api-qps/burst must be > 0"),
         ({"in_cluster": True, "kubeconfig": "k"}, "--in-cluster and --kubeconfig conflict"),

@@ -90,7 +90,7 @@ def test_an_existing_file_is_not_overwritten(tmp_path: pathlib.Path) -> None:
     result = run("make-ca-pool-secret", "--name", "ca", "--ca-id", "1", "--output", str(out))
 
     assert result.exit_code == 1
-    assert result.stderr == f"Error: {out} already exists; not overwriting it\n"
+    assert result.stderr == f"meshtool: error: {out} already exists; not overwriting it\n"
     assert out.read_text() == "precious"
 
 
@@ -100,7 +100,7 @@ def test_an_unwritable_path_is_one_line(tmp_path: pathlib.Path) -> None:
     result = run("make-ca-pool-secret", "--name", "ca", "--ca-id", "1", "--output", str(out))
 
     assert result.exit_code == 1
-    assert result.stderr == f"Error: cannot create {out}: No such file or directory\n"
+    assert result.stderr == f"meshtool: error: cannot write {out}: No such file or directory\n"
 
 
 def test_namespace_is_needed_without_output() -> None:
@@ -180,7 +180,7 @@ def test_an_existing_secret_is_not_overwritten(kube: FakeKube) -> None:
     result = run("make-ca-pool-secret", "--namespace", "ns", "--name", "ca", "--ca-id", "1")
 
     assert result.exit_code == 1
-    assert result.stderr == "Error: Secret ns/ca already exists; not overwriting it\n"
+    assert result.stderr == "meshtool: error: Secret ns/ca already exists; not overwriting it\n"
     assert kube.closed
 
 

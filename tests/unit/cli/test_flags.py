@@ -51,6 +51,7 @@ README_FLAGS = [
     "--identity-mismatch-grace",
     "--refresh-fraction",
     "--health-address",
+    "--metrics-auth",
     "--log-format",
     "--log-level",
 ]

@@ -127,7 +127,7 @@ def test_a_chain_that_does_not_verify(tmp_path: pathlib.Path, leaf: issue.Issued
 
     assert result.exit_code == 1
     assert result.stderr == (
-        "Error: chain does not verify: certificate 1 (empty subject): "
+        "meshtool: error: chain does not verify: certificate 1 (empty subject): "
         "not issued by any trust anchor\n"
     )
 
@@ -166,7 +166,10 @@ def test_trust_bundle_needs_a_chain(tmp_path: pathlib.Path, pool: capool.CAPool)
     result = run(path, "--trust-bundle", anchors)
 
     assert result.exit_code == 1
-    assert result.stderr == "Error: --trust-bundle needs a certificate chain, not a CA pool\n"
+    assert result.stderr == (
+        "meshtool: error: --trust-bundle needs one certificate chain, "
+        "not a CA pool or several objects\n"
+    )
 
 
 @pytest.mark.parametrize(
@@ -187,7 +190,7 @@ def test_unreadable_input_is_one_line(tmp_path: pathlib.Path, content: bytes, me
     result = run(path)
 
     assert result.exit_code == 1
-    assert result.stderr == f"Error: {path}: {message}\n"
+    assert result.stderr == f"meshtool: error: {path}: {message}\n"
     assert result.stdout == ""
 
 
@@ -197,7 +200,7 @@ def test_a_missing_file(tmp_path: pathlib.Path) -> None:
     result = run(str(path))
 
     assert result.exit_code == 1
-    assert result.stderr == f"Error: cannot read {path}: No such file or directory\n"
+    assert result.stderr == f"meshtool: error: cannot read {path}: No such file or directory\n"
 
 
 def test_a_bad_trust_bundle(tmp_path: pathlib.Path, leaf: issue.IssuedLeaf) -> None:
@@ -207,7 +210,7 @@ def test_a_bad_trust_bundle(tmp_path: pathlib.Path, leaf: issue.IssuedLeaf) -> N
     result = run(chain, "--trust-bundle", anchors)
 
     assert result.exit_code == 1
-    assert result.stderr == f"Error: {anchors}: no PEM blocks found\n"
+    assert result.stderr == f"meshtool: error: {anchors}: no PEM blocks found\n"
 
 
 def test_odd_identities_are_reported(tmp_path: pathlib.Path, pool: capool.CAPool) -> None:

@@ -187,7 +187,7 @@ async def test_mismatch_that_resolves_is_issued():
 
 
 async def test_held_request_warns_once_and_waits_for_what_its_signer_named():
-    wake_on = (decisions.services_in("ns"), decisions.pod("ns", "pod"))
+    wake_on = (decisions.service("ns", "web"), decisions.pod("ns", "pod"))
     wait = decisions.NotYet(
         decisions.NO_MATCHING_SERVICE, "no Service selects pod ns/pod", 300.0, wake_on
     )
@@ -196,21 +196,21 @@ async def test_held_request_warns_once_and_waits_for_what_its_signer_named():
     assert await reconciler.reconcile("ns/req-1") == Result(requeue_after=300.0)
     assert writer.warnings == [(decisions.NO_MATCHING_SERVICE, "no Service selects pod ns/pod")]
     assert writer.writes == []
-    assert reconciler.wakeups.waiting_on(decisions.services_in("ns")) == ["ns/req-1"]
+    assert reconciler.wakeups.waiting_on(decisions.service("ns", "web")) == ["ns/req-1"]
     assert reconciler.wakeups.waiting_on(decisions.pod("ns", "pod")) == ["ns/req-1"]
-    assert reconciler.wakeups.waiting_on(decisions.services_in("other")) == []
+    assert reconciler.wakeups.waiting_on(decisions.service("other", "web")) == []
     reconciler.forget("ns/req-1")
-    assert reconciler.wakeups.waiting_on(decisions.services_in("ns")) == []
+    assert reconciler.wakeups.waiting_on(decisions.service("ns", "web")) == []
 
 
 async def test_a_held_request_that_is_answered_stops_waiting():
-    wake_on = (decisions.services_in("ns"),)
+    wake_on = (decisions.service("ns", "web"),)
     wait = decisions.NotYet(decisions.NO_MATCHING_SERVICE, "no Service yet", 300.0, wake_on)
     reconciler, signer, writer, *_ = make(cached(), decision=wait)
     await reconciler.reconcile("ns/req-1")
     signer.decision = ISSUED
     assert await reconciler.reconcile("ns/req-1") is None
-    assert reconciler.wakeups.waiting_on(decisions.services_in("ns")) == []
+    assert reconciler.wakeups.waiting_on(decisions.service("ns", "web")) == []
     assert writer.writes == [("ns/req-1", "7", ISSUED)]
 
 

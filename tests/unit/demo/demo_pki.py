@@ -90,6 +90,7 @@ def issue(
         ExtendedKeyUsageOID.SERVER_AUTH,
         ExtendedKeyUsageOID.CLIENT_AUTH,
     ),
+    extensions: tuple[x509.ExtensionType, ...] = (),
 ) -> Issued:
     """A leaf with an empty Subject and a critical SAN, as the meshtool signers issue."""
     key = new_key(kind)
@@ -100,6 +101,8 @@ def issue(
         .add_extension(x509.SubjectAlternativeName(names), critical=True)
         .add_extension(x509.ExtendedKeyUsage(list(eku)), critical=False)
     )
+    for extension in extensions:
+        builder = builder.add_extension(extension, critical=False)
     return Issued(key, _sign(builder, ca.key))
 
 

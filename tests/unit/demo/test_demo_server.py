@@ -12,6 +12,7 @@ from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from meshtool.demo import client, server
+from meshtool.pki import podidentity
 
 from .demo_pki import CLIENT_ID, SERVER_HOST, Issued, Projection, issue, make_ca
 
@@ -89,6 +90,23 @@ def test_right_client_gets_its_identity_echoed(ca: Issued, caller: Caller, ca_ki
     svid = issue(ca, uris=(CLIENT_ID,), kind=ca_kind)
     assert caller.get("/spiffe-echo", svid.bundle()) == client.Response(
         200, f"Client Identity: {CLIENT_ID}\n"
+    )
+
+
+def test_pod_identity_client_gets_its_pod_and_node_echoed(ca: Issued, caller: Caller) -> None:
+    pod = podidentity.PodIdentity("demo", "client", "sa-uid", "client-0", "pod-uid", "n1", "n-uid")
+    svid = issue(ca, uris=(CLIENT_ID,), extensions=(podidentity.extension(pod),))
+    assert caller.get("/spiffe-echo", svid.bundle()) == client.Response(
+        200, f"Client Identity: {CLIENT_ID}; pod demo/client-0 on node n1\n"
+    )
+
+
+def test_unreadable_pod_identity_extension_is_401(ca: Issued, caller: Caller) -> None:
+    garbage = x509.UnrecognizedExtension(podidentity.OID, b"\x04\x00")
+    resp = caller.get("/spiffe-echo", issue(ca, uris=(CLIENT_ID,), extensions=(garbage,)).bundle())
+    assert (resp.status, resp.body) == (
+        401,
+        "unauthorized: unreadable client certificate: PodIdentity: not a SEQUENCE\n",
     )
 
 

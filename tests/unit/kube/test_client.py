@@ -201,3 +201,36 @@ async def test_watch_http_410_raises_gone() -> None:
             CONFIGMAPS, resource_version="1"
         ):
             pass
+
+
+async def test_review_posts_without_field_manager_and_returns_the_status() -> None:
+    seen: list[httpx2.Request] = []
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        seen.append(request)
+        return httpx2.Response(200, json={"kind": "TokenReview", "status": {"authenticated": True}})
+
+    body = {"kind": "TokenReview", "spec": {"token": "t"}}
+    status = await client(handler).review(resources.TOKEN_REVIEWS, body)
+    assert status == {"authenticated": True}
+    assert seen[0].method == "POST" and "fieldManager" not in seen[0].url.params
+    assert seen[0].url.path == "/apis/authentication.k8s.io/v1/tokenreviews"
+
+
+async def test_review_error_names_the_path_not_the_token() -> None:
+    kube = client(lambda _: status(403, "Forbidden"))
+    with pytest.raises(errors.Forbidden) as raised:
+        await kube.review(resources.TOKEN_REVIEWS, {"spec": {"token": "s3cr3t-token"}})
+    assert "tokenreviews" in str(raised.value) and "s3cr3t-token" not in str(raised.value)
+
+
+async def test_create_posts_to_a_subresource() -> None:
+    seen: list[str] = []
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        seen.append(request.url.path)
+        return httpx2.Response(201, json={"status": {"token": "x"}})
+
+    sa = resources.SERVICE_ACCOUNTS
+    await client(handler).create(sa, {}, namespace="n", name="sa", subresource="token")
+    assert seen == ["/api/v1/namespaces/n/serviceaccounts/sa/token"]

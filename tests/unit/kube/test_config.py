@@ -62,7 +62,7 @@ async def test_kubeconfig_env_list_takes_first_existing(
 
 
 def test_missing_file_and_unknown_context_are_config_errors(tmp_path: Path) -> None:
-    with pytest.raises(config.ConfigError, match="not found"):
+    with pytest.raises(config.ConfigError, match="nope: No such file"):
         KubeClient.from_kubeconfig(tmp_path / "nope")
     path = write_kubeconfig(tmp_path / "kc", {"a": "https://a:6443"}, "a")
     with pytest.raises(config.ConfigError, match="zzz"):

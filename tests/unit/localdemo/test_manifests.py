@@ -40,6 +40,7 @@ def test_example_deployments_become_pods_on_the_demo_node():
     docs = manifests.load_documents(REPO / "example-manifests")
     workloads = manifests.workloads(docs, node="n")
     assert {w.namespace for w in workloads} == {
+        "pod-identity-client",
         "service-dns-unauth-client",
         "service-dns-spiffe-client",
         "service-dns-statefulset",

@@ -28,7 +28,7 @@ from meshtool.testing.kubelet import KubeletSimulator
 from meshtool.testing.node import cluster, credentials
 
 from .nodekit import Kubectl, key_type, pcrs, ready, report, volume_dir, wait_for
-from .test_3_key_types import TRUST, namespace, podcert
+from .test_03_key_types import TRUST, namespace, podcert
 
 pytestmark = [pytest.mark.node, pytest.mark.timeout(600)]
 

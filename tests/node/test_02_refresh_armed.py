@@ -1,4 +1,4 @@
-"""Arms the refresh test (test_7): a tiny refresh fraction, and fresh spiffe-mtls pods under it.
+"""Arms the refresh test (test_07): a tiny refresh fraction, and fresh spiffe-mtls pods under it.
 
 The later tests run while the kubelet's refresh time approaches, so the wait costs little.
 """

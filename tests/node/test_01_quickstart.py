@@ -65,6 +65,15 @@ def test_every_example_pcr_issued_and_every_client_talks_to_its_server(
     for namespace in ("service-dns-spiffe-client", "spiffe-mtls"):
         ident = f"Client Identity: spiffe://cluster.local/ns/{namespace}/sa/client"
         assert ident in quickstart("-n", namespace, "logs", "deploy/client")
+    # The pod-identity server names the client's pod and node from the certificate's extension.
+    (client,) = quickstart.json("-n", "pod-identity-client", "get", "pods", "-l", "app=client")[
+        "items"
+    ]
+    ident = (
+        "Client Identity: spiffe://cluster.local/ns/pod-identity-client/sa/client; "
+        f"pod pod-identity-client/{client['metadata']['name']} on node {client['spec']['nodeName']}"
+    )
+    assert ident in quickstart("-n", "pod-identity-client", "logs", "deploy/client")
     report("kubectl get pods -A -o wide", quickstart("get", "pods", "-A", "-o", "wide"))
     report("kubectl get pcr -A", quickstart("get", "podcertificaterequests", "-A"))
     report("spiffe-mtls client log", quickstart("-n", "spiffe-mtls", "logs", "deploy/client"))

@@ -1,4 +1,4 @@
-"""Refresh by the real kubelet at beginRefreshAt (armed by test_2): the spiffe-mtls server's
+"""Refresh by the real kubelet at beginRefreshAt (armed by test_02): the spiffe-mtls server's
 certificate changes in place, the container is not restarted, and no client request fails."""
 
 from __future__ import annotations
