@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test unit integration check lint lock lock-check flag-docs k8s-binaries bench \
 	bench-services clean node-binaries node-images cluster cluster-down node-test helm promtool \
-	monitoring
+	monitoring fuzz soak
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,21 @@ unit: $(STAMP)
 integration: $(STAMP)
 	@./hack/ensure-k8s-binaries.sh
 	@$(BIN)/pytest tests/integration $(PYTEST_ARGS)
+
+## The full fuzz run: 100,000 generated and mutated inputs per target (PCR reader of every
+## version, CSR and SPKI keys, CA pool JSON, PEM, informer views, the demo server's TLS and
+## HTTP fronts). `make test` runs a smoke share of the same targets.
+FUZZ_COUNT ?= 100000
+fuzz: $(STAMP)
+	@start=$$(date +%s); MESHTOOL_FUZZ_COUNT=$(FUZZ_COUNT) $(BIN)/pytest -m fuzz tests/unit \
+	  -q -p no:cacheprovider -o timeout=0 $(PYTEST_ARGS); rc=$$?; \
+	  echo "make fuzz: $$(( $$(date +%s) - start )) s wall"; exit $$rc
+
+## A long soak (not in CI): 30 min of steady issuance with periodic faults, reporting memory,
+## descriptors and asyncio tasks per controller process; SOAK_ARGS="--minutes 3" for a short one.
+soak: $(STAMP)
+	@./hack/k8s-binaries.sh 1.37
+	@$(BIN)/python bench/soak.py $(SOAK_ARGS) < /dev/null
 
 ## Format check, lint, strict typing, layer contracts.
 check: $(STAMP)

@@ -25,7 +25,8 @@ from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from meshtool.api.types import KeySource, KeyType
 from meshtool.pki import keys as pki_keys
 
-_DECODE_ERRORS = (ValueError, TypeError, UnsupportedAlgorithm, binascii.Error)
+# x509.InvalidVersion is not a ValueError: a CSR with version 64 raises it.
+_DECODE_ERRORS = (ValueError, TypeError, UnsupportedAlgorithm, binascii.Error, x509.InvalidVersion)
 
 
 @dataclass(frozen=True, slots=True)

@@ -63,11 +63,19 @@ def _part(obj: Raw, field: str) -> Raw:
 
 
 def _str(fields: Raw, name: str) -> str:
-    value = fields.get(name)
-    return str(value) if value is not None else ""
+    return _text(fields.get(name))
 
 
 def _str_map(value: object) -> dict[str, str]:
     if not isinstance(value, Mapping):
         return {}
-    return {str(k): str(v) for k, v in value.items()}
+    return {_text(k): _text(v) for k, v in value.items()}
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return ""
+    try:
+        return str(value)
+    except ValueError:  # an int past Python's 4300-digit str() limit
+        return ""

@@ -38,7 +38,8 @@ def parse(obj: Mapping[str, object]) -> PodCertRequest:
     api_version = obj.get("apiVersion")
     parser = _PARSERS.get(api_version) if isinstance(api_version, str) else None
     if parser is None:
-        raise MalformedRequest(_key_of(obj), "apiVersion", f"unsupported {api_version!r}")
+        problem = f"unsupported {request.show(api_version)}"
+        raise MalformedRequest(_key_of(obj), "apiVersion", problem)
     return parser(obj)
 
 
@@ -85,4 +86,4 @@ def _signer(obj: Mapping[str, object]) -> str:
 
 def _key_of(obj: Mapping[str, object]) -> str:
     meta = _meta(obj)
-    return f"{meta.get('namespace', '<unknown>')}/{meta.get('name', '<unknown>')}"
+    return f"{_str(meta, 'namespace') or '<unknown>'}/{_str(meta, 'name') or '<unknown>'}"

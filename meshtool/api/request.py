@@ -43,7 +43,7 @@ class Spec:
     def string(self, field: str) -> str:
         value = self.fields.get(field)
         if not isinstance(value, str) or not value:
-            raise self.fail(field, f"want a non-empty string, got {_show(value)}")
+            raise self.fail(field, f"want a non-empty string, got {show(value)}")
         return value
 
     def optional_string(self, field: str) -> str | None:
@@ -51,14 +51,14 @@ class Spec:
         value = self.fields.get(field)
         if value is None or isinstance(value, str):
             return value or None
-        raise self.fail(field, f"want a string or null, got {_show(value)}")
+        raise self.fail(field, f"want a string or null, got {show(value)}")
 
     def integer(self, field: str, default: int) -> int:
         value = self.fields.get(field)
         if value is None:
             return default
         if isinstance(value, bool) or not isinstance(value, int) or not _INT32 <= value < -_INT32:
-            raise self.fail(field, f"want a 32-bit integer, got {_show(value)}")
+            raise self.fail(field, f"want a 32-bit integer, got {show(value)}")
         return value
 
     def string_map(self, field: str) -> dict[str, str]:
@@ -66,10 +66,10 @@ class Spec:
         if value is None:
             return {}
         if not isinstance(value, Mapping):
-            raise self.fail(field, f"want a map of strings, got {_show(value)}")
+            raise self.fail(field, f"want a map of strings, got {show(value)}")
         for k, v in value.items():
             if not isinstance(k, str) or not isinstance(v, str):
-                raise self.fail(field, f"want a map of strings, got {_show(k)}: {_show(v)}")
+                raise self.fail(field, f"want a map of strings, got {show(k)}: {show(v)}")
         return dict(value)
 
 
@@ -112,7 +112,7 @@ def parse(
 def _mapping(obj: Mapping[str, object], field: str, key: str) -> Mapping[str, object]:
     value = obj.get(field)
     if not isinstance(value, Mapping):
-        raise MalformedRequest(key, field, f"want an object, got {_show(value)}")
+        raise MalformedRequest(key, field, f"want an object, got {show(value)}")
     return value
 
 
@@ -122,16 +122,16 @@ def _object_key(meta: Mapping[str, object]) -> str:
     name_ok = isinstance(name, str) and name
     key = f"{namespace if ns_ok else '<unknown>'}/{name if name_ok else '<unknown>'}"
     if not ns_ok:
-        raise MalformedRequest(key, "metadata.namespace", f"want a name, got {_show(namespace)}")
+        raise MalformedRequest(key, "metadata.namespace", f"want a name, got {show(namespace)}")
     if not name_ok:
-        raise MalformedRequest(key, "metadata.name", f"want a name, got {_show(name)}")
+        raise MalformedRequest(key, "metadata.name", f"want a name, got {show(name)}")
     return key
 
 
 def _meta_string(meta: Mapping[str, object], field: str, key: str) -> str:
     value = meta.get(field, "")
     if not isinstance(value, str):
-        raise MalformedRequest(key, f"metadata.{field}", f"want a string, got {_show(value)}")
+        raise MalformedRequest(key, f"metadata.{field}", f"want a string, got {show(value)}")
     return value
 
 
@@ -153,7 +153,7 @@ def _created_at(meta: Mapping[str, object], key: str) -> dt.datetime | None:
             raise TypeError
         return wire.parse_time(value)
     except (TypeError, ValueError):
-        problem = f"want an RFC 3339 time, got {_show(value)}"
+        problem = f"want an RFC 3339 time, got {show(value)}"
         raise MalformedRequest(key, "metadata.creationTimestamp", problem) from None
 
 
@@ -176,8 +176,11 @@ def terminal_condition(conditions: object) -> Terminal | None:
     return None
 
 
-def _show(value: object) -> str:
+def show(value: object) -> str:
     """A short description of a bad value for an error message."""
-    text = repr(value)
+    try:
+        text = repr(value)
+    except ValueError:  # an int past Python's 4300-digit str() limit
+        text = f"<{value.bit_length() if isinstance(value, int) else '?'}-bit number>"
     shown = text if len(text) <= 40 else text[:37] + "..."
     return f"{type(value).__name__} {shown}" if value is not None else "nothing (absent or null)"

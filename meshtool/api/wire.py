@@ -114,11 +114,15 @@ def format_micro_time(t: dt.datetime) -> str:
 
 
 def parse_time(text: str) -> dt.datetime:
-    """Parse a metav1.Time (any RFC 3339 form; `fromisoformat` is C code, unlike strptime)."""
+    """Parse a metav1.Time (any RFC 3339 form; `fromisoformat` is C code, unlike strptime).
+    Raises only ValueError."""
     parsed = dt.datetime.fromisoformat(text)
     if parsed.tzinfo is None:
         raise ValueError(f"{text!r} has no timezone")
-    return parsed.astimezone(dt.UTC)
+    try:
+        return parsed.astimezone(dt.UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+        raise ValueError(f"{text!r} is out of range in UTC") from None
 
 
 def is_canonical_time(text: str) -> bool:

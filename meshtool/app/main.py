@@ -276,6 +276,7 @@ class Controller:
         m.pending.set_function(lambda: len(self._pending()))
         m.oldest_pending.set_function(self._oldest_pending_age)
         m.watch_readiness(self.readiness)
+        m.count_tasks(asyncio.get_running_loop())
         address = self.settings.health_address
         if not address:
             return None

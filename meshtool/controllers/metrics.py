@@ -4,13 +4,15 @@ Each `Controller` owns a `Metrics` with its own registry (served at its `/metric
 controllers in one process, as in tests, never share or double-count a series. Labels are
 signer names (at most three), reasons (a fixed vocabulary of CamelCase constants), HTTP codes
 and result words; never object names, so cardinality does not grow with the cluster. Gauges
-that describe the cache (pending requests, oldest age, queue depth) and readiness are computed
-at scrape time by callbacks the app registers. The dashboards and alerts in
-charts/meshtool/files/ use only these names (a test scrapes a running controller to check).
+that describe the cache (pending requests, oldest age, queue depth), readiness and the event
+loop's task count (`count_tasks`, which the soak watches for leaks) are computed at scrape time
+by callbacks the app registers. The dashboards and alerts in charts/meshtool/files/ use only
+these names (a test scrapes a running controller to check).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -112,7 +114,14 @@ class Metrics:
         self.ready = self._gauge(
             "ready", "1 while /readyz answers 200 (caches synced, CA pools loaded, API reachable)."
         )
+        self.asyncio_tasks = self._gauge(
+            "asyncio_tasks", "Tasks alive on the controller's event loop (steady unless leaking)."
+        )
 
     def watch_readiness(self, problems: Callable[[], list[str]]) -> None:
         """`meshtool_ready` follows `problems` (what /readyz lists): 1 when there are none."""
         self.ready.set_function(lambda: 0.0 if problems() else 1.0)
+
+    def count_tasks(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Have `asyncio_tasks` report the tasks of `loop` at every scrape."""
+        self.asyncio_tasks.set_function(lambda: len(asyncio.all_tasks(loop)))

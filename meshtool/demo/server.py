@@ -219,7 +219,12 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         if self.headers.get("Content-Length", "0") != "0":
             self.close_connection = True  # we do not read request bodies
-        path = urlsplit(self.path).path
+        try:
+            path = urlsplit(self.path).path
+        except ValueError:  # e.g. "//[x": an unclosed IPv6 literal in an authority
+            self.close_connection = True
+            self._reply(400, "bad request target")
+            return
         if path == "/healthz":
             self._reply(200, "ok")
         elif path == "/spiffe-echo":

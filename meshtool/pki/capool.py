@@ -31,7 +31,7 @@ import json
 from typing import Any
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.exceptions import InternalError, InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
@@ -122,6 +122,8 @@ def _json(data: bytes | str) -> Any:
         raise CAPoolError(f"pool: not valid JSON: {exc.msg} (line {exc.lineno})") from None
     except RecursionError:
         raise CAPoolError("pool: not valid JSON: nested too deeply") from None
+    except ValueError:  # a number past Python's 4300-digit limit
+        raise CAPoolError("pool: not valid JSON: a number is too long") from None
 
 
 def _entries(wire: Any) -> list[Any]:
@@ -157,7 +159,7 @@ def _state(entry: dict[str, Any], where: str) -> CAState | None:
     role = entry.get("Role")
     if role is None:
         return None
-    if role not in {r.value for r in Role}:
+    if not isinstance(role, str) or role not in {r.value for r in Role}:
         raise CAPoolError(f"{where}: Role: expected one of active, prepared, retired")
     times = {attr: _time(entry.get(name), f"{where}: {name}") for name, attr in _TIME_FIELDS}
     return CAState(role=Role(role), **times)
@@ -191,7 +193,7 @@ def _b64(value: Any, where: str) -> bytes:
 def _signing_key(der: bytes, where: str) -> SigningKey:
     try:
         key = serialization.load_der_private_key(der, password=None)
-    except (ValueError, TypeError, UnsupportedAlgorithm):
+    except (ValueError, TypeError, UnsupportedAlgorithm, InternalError):
         # Never chain or echo the cause: it may describe key bytes.
         raise CAPoolError(f"{where}: SigningKeyPKCS8: not a PKCS#8 private key") from None
     if isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.name not in CURVE_HASHES:
@@ -205,7 +207,7 @@ def _signing_key(der: bytes, where: str) -> SigningKey:
 
 def _ca_cert(der: bytes, where: str) -> x509.Certificate:
     try:
-        cert = x509.load_der_x509_certificate(der)
+        cert = pem.load_der_certificate(der)
         constraints = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
     except x509.ExtensionNotFound:
         raise CAPoolError(f"{where}: not a CA certificate (no BasicConstraints)") from None

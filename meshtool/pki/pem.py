@@ -24,7 +24,7 @@ import binascii
 from dataclasses import dataclass
 
 from cryptography import x509
-from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.exceptions import InternalError, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import (
     CertificatePublicKeyTypes,
@@ -171,10 +171,20 @@ def _scanned(kind: str, lines: list[str]) -> Scanned:
     return Scanned(kind, der, has_headers)
 
 
+def load_der_certificate(der: bytes) -> x509.Certificate:
+    """A DER certificate with the parts cryptography parses lazily (subject, issuer,
+    extensions) parsed now, so a malformed one raises here (one of `PARSE_ERRORS`), not at
+    first use."""
+    cert = x509.load_der_x509_certificate(der)
+    cert.extensions  # noqa: B018
+    cert.subject  # noqa: B018
+    cert.issuer  # noqa: B018
+    return cert
+
+
 def _certificate(block: Block, index: int) -> x509.Certificate:
     try:
-        cert = x509.load_der_x509_certificate(block.der)
-        cert.extensions  # noqa: B018  (parsed lazily: surface malformed extensions here)
+        cert = load_der_certificate(block.der)
     except PARSE_ERRORS:
         raise PemError(f"PEM block {index}: not a valid X.509 certificate") from None
     return cert
@@ -183,6 +193,7 @@ def _certificate(block: Block, index: int) -> x509.Certificate:
 def _private_key(block: Block, index: int) -> PrivateKeyTypes:
     try:
         return serialization.load_der_private_key(block.der, password=None)
-    except (ValueError, TypeError, UnsupportedAlgorithm):
+    except (ValueError, TypeError, UnsupportedAlgorithm, InternalError):
+        # InternalError: OpenSSL refusing a key it parsed, e.g. an Ed448 key of 32 bytes.
         # Never echo the cause: it may describe key bytes.
         raise PemError(f"PEM block {index}: not an unencrypted PKCS#8 private key") from None

@@ -181,6 +181,12 @@ class ControlPlane:
             async with self.client() as kube:
                 await self._wait(child, lambda: launch.apiserver_ready(kube))
 
+    async def restart_apiserver(self) -> None:
+        """Stop kube-apiserver (SIGTERM, as a rolling restart would) and start it again on the
+        same port with the same flags and PKI: watches end, informers re-watch."""
+        await asyncio.to_thread(self._child("kube-apiserver").stop)
+        await self.restart("kube-apiserver")
+
     def _child(self, name: str) -> Child:
         found = [c for c in self._children if c.name == name]
         if not found:

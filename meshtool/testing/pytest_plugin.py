@@ -34,7 +34,7 @@ import pytest_asyncio
 
 from meshtool.kube import errors, resources
 from meshtool.kube.client import KubeClient
-from meshtool.testing import processes
+from meshtool.testing import fuzzing, processes
 from meshtool.testing.binaries import BinariesUnavailable
 from meshtool.testing.controlplane import ControlPlane
 from meshtool.testing.kubectl import Kubectl
@@ -117,6 +117,14 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
+    for stats in fuzzing.RESULTS:
+        terminalreporter.write_line(f"fuzz: {stats.line()}")
+    if fuzzing.RESULTS:
+        total = sum(s.total_seconds for s in fuzzing.RESULTS)
+        inputs = sum(s.count for s in fuzzing.RESULTS)
+        terminalreporter.write_line(
+            f"fuzz: {len(fuzzing.RESULTS)} targets, {inputs} inputs in {total:.1f}s"
+        )
     planes = terminalreporter.config.stash.get(_PLANES, None)
     for version, plane in (planes.started if planes else {}).items():
         terminalreporter.write_line(

@@ -143,3 +143,15 @@ def _configmap_reader(user: str) -> dict[str, object]:
 
 def _node(name: str) -> dict[str, object]:
     return {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name}}
+
+
+async def test_apiserver_restart_keeps_address_pki_and_data(
+    control_plane: ControlPlane, kube: KubeClient, namespace: str
+) -> None:
+    body = {"metadata": {"name": "survivor"}, "data": {"k": "v"}}
+    await kube.create(CONFIGMAPS, body, namespace=namespace)
+    old_pid, server = control_plane.pids[-1], control_plane.server
+    await control_plane.restart_apiserver()
+    assert control_plane.pids[-1] != old_pid and control_plane.server == server
+    got = await kube.get(CONFIGMAPS, "survivor", namespace=namespace)  # same client reconnects
+    assert got["data"] == {"k": "v"}

@@ -263,3 +263,50 @@ def test_malformed_request_is_a_value_error() -> None:
     assert issubclass(MalformedRequest, ValueError)
     error = MalformedRequest("ns/n", "spec.podName", "missing")
     assert (error.key, error.field, error.problem) == ("ns/n", "spec.podName", "missing")
+
+
+# Found by the fuzz targets (tests/unit/signers/test_fuzz_pcr_versions.py): both escaped `read`.
+@pytest.mark.parametrize(
+    ("path", "value", "field"),
+    [
+        ("spec.maxExpirationSeconds", 10**5000, "spec.maxExpirationSeconds"),
+        ("spec.podName", 10**5000, "spec.podName"),
+        ("metadata.uid", -(10**5000), "metadata.uid"),
+        ("metadata.creationTimestamp", "0001-01-01T00:00:00+01:00", "creationTimestamp"),
+        ("apiVersion.", 10**5000, "apiVersion: unsupported int <16610-bit number>"),
+        ("metadata.namespace", 10**5000, "<unknown>/req-abc12: metadata.namespace"),
+    ],
+    ids=[
+        "huge-int",
+        "huge-int-for-a-string",
+        "huge-negative-int",
+        "before-year-1-in-utc",
+        "huge-int-api-version",
+        "huge-int-namespace",
+    ],
+)
+def test_values_that_cannot_be_shown_or_converted_are_malformed(
+    path: str, value: Any, field: str
+) -> None:
+    obj = wf.pcr()
+    parent, _, leaf = path.partition(".")
+    if leaf:
+        obj[parent][leaf] = value
+    else:
+        obj[parent] = value
+    with pytest.raises(MalformedRequest, match=field):
+        pcr.parse(obj)
+    entry = pcr.read(obj)
+    assert isinstance(entry, Unreadable)
+    assert field in entry.error
+
+
+# Found by tests/unit/api/test_fuzz_keys.py: x509.InvalidVersion (not a ValueError) escaped.
+def test_a_stub_with_an_unknown_csr_version_is_a_key_error() -> None:
+    der = wf.stub_csr_der(wf.private_key(KeyType.ECDSAP256))
+    at = der.index(b"\x02\x01\x00")  # CertificationRequestInfo.version, v1 (0)
+    stub = wf.b64(der[:at] + b"\x02\x01\x40" + der[at + 3 :])
+    request = pcr.parse(wf.pcr(stubPKCS10Request=stub))
+    assert request.public_key is None
+    assert "not a valid CSR version" in (request.key_error or "")
+    assert isinstance(pcr.read(wf.pcr(stubPKCS10Request=stub)), PodCertRequest)

@@ -94,6 +94,8 @@ def test_parse_time() -> None:
     assert wire.parse_time("2026-01-01T00:00:00.5Z") == T0 + dt.timedelta(microseconds=500000)
     with pytest.raises(ValueError):
         wire.parse_time("2026-01-01T00:00:00")
+    with pytest.raises(ValueError, match="out of range"):  # before year 1 in UTC (was Overflow)
+        wire.parse_time("0001-01-01T00:00:00+01:00")
     assert wire.is_canonical_time("2026-01-01T00:00:00Z")
     assert not wire.is_canonical_time("2026-01-01T00:00:00.0Z")
     assert not wire.is_canonical_time("2026-1-01T00:00:00Z")

@@ -56,3 +56,21 @@ async def test_listener_answers_readiness():
         assert (await get("/readyz")).startswith(b"HTTP/1.1 200")
     finally:
         await server.stop()
+
+
+async def test_metrics_count_the_event_loops_tasks():
+    metrics = Metrics()
+    metrics.count_tasks(asyncio.get_running_loop())
+
+    def scraped() -> float:
+        text = health.route("/metrics", lambda: [], metrics.registry).decode()
+        line = next(x for x in text.splitlines() if x.startswith("meshtool_asyncio_tasks "))
+        return float(line.split()[1])
+
+    before = scraped()
+    tasks = [asyncio.create_task(asyncio.sleep(60)) for _ in range(3)]
+    assert scraped() == before + 3
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    assert scraped() == before

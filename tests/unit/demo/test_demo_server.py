@@ -274,3 +274,16 @@ def test_silent_connections_are_dropped_after_the_handshake_timeout(
     with socket.create_connection(("127.0.0.1", caller.port), timeout=5) as raw:
         assert raw.recv(1) == b""  # closed by the server, well before our own timeout
     assert caller.get("/healthz").status == 200
+
+
+# Found by tests/unit/demo/test_fuzz_server.py: urlsplit raised, the handler logged a traceback
+# and the client got no answer.
+def test_an_unparsable_request_target_is_400(caller: Caller) -> None:
+    conn = caller.connect()
+    try:
+        conn.putrequest("GET", "http://[::1/healthz", skip_host=True)  # an unclosed IPv6 literal
+        conn.endheaders()
+        resp = conn.getresponse()
+        assert (resp.status, resp.read()) == (400, b"bad request target\n")
+    finally:
+        conn.close()

@@ -550,3 +550,44 @@ def test_load_raises_only_capool_error_on_odd_shapes(value: Any) -> None:
 def _load_or_reject(data: bytes) -> None:
     with contextlib.suppress(capool.CAPoolError):
         capool.load(data, clock=FakeClock(certs.NOW))
+
+
+# Found by tests/unit/pki/test_fuzz_capool.py: each escaped `load` as TypeError or ValueError.
+def test_a_role_that_is_not_a_string_is_refused(clock: FakeClock) -> None:
+    pool = capool.new_pool(ca_id="1", name="t", clock=clock)
+    for role in ({}, [], ["active"]):
+        data = json.loads(capool.dump(pool))
+        data["CAs"][0]["Role"] = role
+        with pytest.raises(capool.CAPoolError, match="Role: expected one of"):
+            load_wire(data, clock)
+
+
+def test_a_number_too_long_for_python_is_refused(clock: FakeClock) -> None:
+    with pytest.raises(capool.CAPoolError, match="a number is too long"):
+        capool.load(b'{"CAs": [{"ID": 1' + b"0" * 5000 + b"}]}", clock=clock)
+
+
+def malformed_subject(cert: x509.Certificate) -> bytes:
+    """The DER of `cert` with its subject's SEQUENCE tag made context-specific [0]: it still
+    loads, since cryptography parses the subject only when asked for it."""
+    data, subject = cert.public_bytes(serialization.Encoding.DER), cert.subject.public_bytes()
+    at = data.rindex(subject)
+    return data[:at] + b"\x80" + data[at + 1 :]
+
+
+def test_a_root_whose_subject_does_not_parse_is_refused(clock: FakeClock) -> None:
+    pool = capool.new_pool(ca_id="1", name="t", clock=clock)
+    data = json.loads(capool.dump(pool))
+    data["CAs"][0]["RootCertificateDER"] = b64(malformed_subject(pool.signing_ca.root))
+    with pytest.raises(capool.CAPoolError, match=r"RootCertificateDER: not a parsable X\.509"):
+        load_wire(data, clock)
+
+
+def test_a_key_openssl_cannot_set_up_is_refused(clock: FakeClock) -> None:
+    """An Ed448 PKCS#8 key of 32 bytes: OpenSSL raises InternalError, not ValueError."""
+    pool = capool.new_pool(ca_id="1", name="t", clock=clock)
+    data = json.loads(capool.dump(pool))
+    key = bytes.fromhex("302e020100300506032b657104220420") + bytes(range(32))
+    data["CAs"][0]["SigningKeyPKCS8"] = b64(key)
+    with pytest.raises(capool.CAPoolError, match="SigningKeyPKCS8: not a PKCS#8 private key"):
+        load_wire(data, clock)

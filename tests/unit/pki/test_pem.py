@@ -181,3 +181,14 @@ def _parse_all(data: bytes) -> None:
     for parse in (pem.blocks, pem.certificates, pem.credential):
         with contextlib.suppress(pem.PemError):
             parse(data)
+
+
+# Found by tests/unit/pki/test_fuzz_capool.py: OpenSSL refuses this key with InternalError
+# (an Ed448 PKCS#8 key of 32 bytes), which is not a ValueError.
+ED448_OF_32_BYTES = bytes.fromhex("302e020100300506032b657104220420") + bytes(range(32))
+
+
+def test_a_key_openssl_cannot_set_up_is_a_pem_error() -> None:
+    bundle = pem.encode_block(pem.PRIVATE_KEY, ED448_OF_32_BYTES) + LEAF_PEM
+    with pytest.raises(pem.PemError, match="not an unencrypted PKCS#8 private key"):
+        pem.credential(bundle)
