@@ -21,11 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pcrload import NAMESPACE, Fleet, bodies_for
-
 from meshtool.kube import errors, resources
 from meshtool.kube.client import KubeClient
 from meshtool.testing import fleet, pcrforms
+from meshtool.testing.burst import NAMESPACE, Fleet, bodies_for
 from meshtool.testing.controllerproc import ControllerProcess
 
 JSON = dict[str, Any]
