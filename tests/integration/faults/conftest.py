@@ -58,7 +58,11 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 
 
 @pytest.fixture(scope="session")
-def fault_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
+def fault_plane(
+    tmp_path_factory: pytest.TempPathFactory, meshtool_control_planes: object
+) -> Iterator[ControlPlane]:
+    # Depends on the plugin's registry so that it is torn down first: the registry's leftover
+    # check must not see this plane's processes, whatever order the tests ran in.
     version = k8s_versions()[0]
     workdir = tmp_path_factory.mktemp("fault-plane")
     plane = ControlPlane(version, workdir, apiserver_flags=["--watch-cache=false"], audit=True)

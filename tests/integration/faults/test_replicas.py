@@ -7,6 +7,7 @@ only requests of its own share (judged from the audit log, by its client certifi
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import time
 
 import pytest
@@ -69,11 +70,7 @@ async def test_replica_paused_past_its_lease_writes_nothing_it_does_not_own(bed:
     assert took < 2 * LEASE_SECONDS + 15, took
 
     group = replica_group(frozen.name)
-    renewed = [
-        w.at
-        for w in burst.audited_all()
-        if w.resource == "leases" and group in w.groups and w.code == 200 and w.at > resumed_wall
-    ]
+    renewed = await renewals(burst, group, resumed_wall)
     assert renewed, "the resumed replica never renewed its Lease"
     late = [w for w in burst.audited() if group in w.groups and w.at > resumed_wall]
     before_renewal = [w.name for w in late if w.at < min(renewed)]
@@ -84,3 +81,19 @@ async def test_replica_paused_past_its_lease_writes_nothing_it_does_not_own(bed:
     assert not foreign, f"the resumed replica wrote requests of another share: {foreign[:5]}"
     own = sum(w.code == 200 for w in late)
     print(f"fault-suite: paused: after resuming it wrote {own} requests, all of its own share")
+
+
+async def renewals(burst: Burst, group: str, since: dt.datetime) -> list[dt.datetime]:
+    """When the replica in `group` renewed its Lease after `since`, from the audit log; waits
+    (bounded) for the first renewal: the others may have finished the burst during the pause,
+    so the burst can be over before the resumed replica's first renewal is due."""
+    deadline = time.monotonic() + 2 * LEASE_SECONDS + 10
+    while True:
+        found = [
+            w.at
+            for w in burst.audited_all()
+            if w.resource == "leases" and group in w.groups and w.code == 200 and w.at > since
+        ]
+        if found or time.monotonic() > deadline:
+            return found
+        await asyncio.sleep(1)
