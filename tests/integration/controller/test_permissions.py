@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from meshtool.kube import resources
+from meshtool.localdemo import manifests
 from meshtool.testing import fleet, rbac
 
 from . import rotationkit, test_ca_rotation
@@ -27,7 +28,8 @@ pool_secret = test_ca_rotation.pool_secret  # the fixture, with this module's ku
 
 NS, SA = "mesh-controller", "meshtool-controller"
 USER, GROUPS = rbac.service_account_user(NS, SA), rbac.service_account_groups(NS)
-MANIFESTS = sorted((REPO / "controller-manifests").glob("*.yaml"))
+# The kustomize base's files, as its kustomization.yaml lists them.
+MANIFESTS = manifests.manifest_files(REPO / "controller-manifests")
 OPTIONAL = REPO / "controller-manifests" / "optional" / "metrics-auth-rbac.yaml"
 CERTS = "certificates.k8s.io"
 OURS = [signer_name(s) for s in ("service-dns", "spiffe", "pod-identity")]
