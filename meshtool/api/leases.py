@@ -45,7 +45,7 @@ def lease_view(obj: Mapping[str, Any]) -> ReplicaLease:
         name=str(meta.get("name", "")),
         uid=str(meta.get("uid", "")),
         holder=str(spec.get("holderIdentity") or ""),
-        renew_time=_time(spec.get("renewTime")),
+        renew_time=wire.time_or_none(spec.get("renewTime")),
         duration_seconds=duration if isinstance(duration, int) else 0,
         resource_version=str(meta.get("resourceVersion", "")),
         annotations={
@@ -83,12 +83,3 @@ def lease_body(
             "renewTime": wire.format_micro_time(now),
         },
     }
-
-
-def _time(value: object) -> dt.datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return wire.parse_time(value)
-    except ValueError:
-        return None

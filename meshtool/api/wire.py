@@ -125,6 +125,16 @@ def parse_time(text: str) -> dt.datetime:
         raise ValueError(f"{text!r} is out of range in UTC") from None
 
 
+def time_or_none(value: object) -> dt.datetime | None:
+    """`parse_time` for a field that may be missing or bad: None instead of an error."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return parse_time(value)
+    except ValueError:
+        return None
+
+
 def is_canonical_time(text: str) -> bool:
     """True for exactly `YYYY-MM-DDTHH:MM:SSZ` (whole seconds, UTC)."""
     if not _CANONICAL.fullmatch(text):

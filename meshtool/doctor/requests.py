@@ -118,7 +118,7 @@ def _refusal(obj: JSON) -> tuple[dt.datetime, str, str, str, str] | None:
             and c.get("status") == "True"
             and c.get("type") in ("Denied", "Failed")
         ):
-            when = _time(c.get("lastTransitionTime"))
+            when = wire.time_or_none(c.get("lastTransitionTime"))
             if when is not None:
                 return (
                     when,
@@ -152,7 +152,11 @@ def _event_time(event: JSON) -> dt.datetime | None:
     last = series.get("lastObservedTime") if isinstance(series, Mapping) else None
     meta = event.get("metadata")
     created = meta.get("creationTimestamp") if isinstance(meta, Mapping) else None
-    return _time(last) or _time(event.get("eventTime")) or _time(created)
+    return (
+        wire.time_or_none(last)
+        or wire.time_or_none(event.get("eventTime"))
+        or wire.time_or_none(created)
+    )
 
 
 def _regarding(event: JSON) -> str:
@@ -166,15 +170,6 @@ def _key(obj: JSON) -> str:
     meta = obj.get("metadata")
     meta = meta if isinstance(meta, Mapping) else {}
     return f"{meta.get('namespace', '')}/{meta.get('name', '')}"
-
-
-def _time(value: object) -> dt.datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return wire.parse_time(value)
-    except ValueError:
-        return None
 
 
 def _duration(delta: dt.timedelta) -> str:
