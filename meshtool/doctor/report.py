@@ -61,7 +61,8 @@ def _events(seen: Observed, target: Target, now: dt.datetime) -> list[Finding]:
         for r in requests.recent_refusals(pcrs, since)
     }
     known |= POOL_REASONS  # the pool checks judge these from the pools as they are now
-    return requests.events_check(seen.events, now, window=target.window, known=known)
+    mine = requests.events_about(seen.events, seen.pcrs or {}, target.namespace)
+    return requests.events_check(mine, now, window=target.window, known=known)
 
 
 def _or_error(seen: Observed, check: str, subject: str) -> list[Finding]:

@@ -104,6 +104,26 @@ def events_check(
     ]
 
 
+def events_about(
+    events: Sequence[JSON], pcrs: Mapping[str, Sequence[JSON]], namespace: str
+) -> list[JSON]:
+    """The Events about this install: about a PodCertificateRequest of our signers, or about
+    an object in the controller's namespace (its pods). Another signer domain's controller
+    reports as "meshtool" too; its Events are not ours."""
+    keys = {_key(o) for requests in pcrs.values() for o in requests}
+    return [e for e in events if _about(e, keys, namespace)]
+
+
+def _about(event: JSON, keys: set[str], namespace: str) -> bool:
+    ref = event.get("regarding")
+    if not isinstance(ref, Mapping):
+        return False
+    key = f"{ref.get('namespace', '')}/{ref.get('name', '')}"
+    if ref.get("kind") == "PodCertificateRequest":
+        return key in keys
+    return ref.get("namespace") == namespace
+
+
 def recent_refusals(pcrs: Sequence[JSON], since: dt.datetime) -> list[Refusal]:
     """Denied and Failed conditions set since `since`, grouped by kind and reason."""
     return _group([c for c in (_refusal(o) for o in pcrs) if c is not None and c[0] >= since])

@@ -211,3 +211,19 @@ def test_exit_codes_and_lines():
     assert findings.exit_code([warned, failed]) == 1
     assert warned.line() == "warn  pool     Secret a/b: expiring; rotate"
     assert findings.summary([ok, warned, failed]) == "1 ok, 1 warn, 1 fail"
+
+
+def test_events_about_our_requests_and_our_namespace_only():
+    ours = event("Held", 10)
+    other_pcr = event("Held", 10) | {
+        "regarding": {"kind": "PodCertificateRequest", "namespace": "ns", "name": "theirs"}
+    }
+    our_pod = event("CARotationStuck", 10) | {
+        "regarding": {"kind": "Pod", "namespace": "mesh-controller", "name": "replica-0"}
+    }
+    their_pod = event("CARotationStuck", 10) | {
+        "regarding": {"kind": "Pod", "namespace": "elsewhere", "name": "replica-0"}
+    }
+    pcrs = {"row-major.net/spiffe": [{"metadata": {"namespace": "ns", "name": "r"}}]}
+    events = [ours, other_pcr, our_pod, their_pod]
+    assert requests.events_about(events, pcrs, "mesh-controller") == [ours, our_pod]
