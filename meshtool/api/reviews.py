@@ -70,6 +70,17 @@ def url_access_review(subject: Subject, path: str, verb: str = "get") -> JSON:
     return {"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview", "spec": spec}
 
 
+def resource_access_review(user: str, groups: Sequence[str], attributes: Mapping[str, str]) -> JSON:
+    """A SubjectAccessReview body: may `user` in `groups` do what `attributes` (verb, group,
+    resource, subresource, name, namespace) say? Empty attributes are left out."""
+    spec: JSON = {
+        "user": user,
+        "groups": list(groups),
+        "resourceAttributes": {k: v for k, v in attributes.items() if v},
+    }
+    return {"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview", "spec": spec}
+
+
 def allowed(status: Mapping[str, Any]) -> bool:
     """Whether a SubjectAccessReview's status allows the request."""
     return status.get("allowed") is True and status.get("denied") is not True

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from meshtool.api import reviews
 from meshtool.doctor import findings
 from meshtool.doctor.findings import Finding
 from meshtool.doctor.target import Target
@@ -77,15 +78,8 @@ def review_body(target: Target, permission: Permission) -> dict[str, Any]:
         "name": permission.name,
         "namespace": permission.namespace,
     }
-    return {
-        "apiVersion": "authorization.k8s.io/v1",
-        "kind": "SubjectAccessReview",
-        "spec": {
-            "user": target.user,
-            "groups": [*target.groups, "system:authenticated"],
-            "resourceAttributes": {k: v for k, v in attributes.items() if v},
-        },
-    }
+    groups = [*target.groups, "system:authenticated"]
+    return reviews.resource_access_review(target.user, groups, attributes)
 
 
 def check(target: Target, allowed: Mapping[Permission, bool]) -> list[Finding]:

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from meshtool.api import reviews
 from meshtool.kube import resources
 from meshtool.kube.client import KubeClient
 
@@ -142,8 +143,7 @@ def _matches(values: Sequence[str] | None, wanted: str) -> bool:
 
 
 def access_review(access: Access, user: str, groups: Sequence[str]) -> JSON:
-    spec = {"user": user, "groups": list(groups), "resourceAttributes": access.attributes()}
-    return {"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview", "spec": spec}
+    return reviews.resource_access_review(user, groups, access.attributes())
 
 
 async def can(kube: KubeClient, access: Access, user: str, groups: Sequence[str]) -> bool:

@@ -58,3 +58,25 @@ def test_odd_token_answers_are_not_authenticated(status):
 )
 def test_allowed(status, expected):
     assert reviews.allowed(status) is expected
+
+
+def test_resource_access_review_body_leaves_empty_attributes_out():
+    body = reviews.resource_access_review(
+        "system:serviceaccount:ns:sa",
+        ["system:authenticated"],
+        {"verb": "update", "group": "", "resource": "secrets", "name": "pool", "namespace": "ns"},
+    )
+    assert body == {
+        "apiVersion": "authorization.k8s.io/v1",
+        "kind": "SubjectAccessReview",
+        "spec": {
+            "user": "system:serviceaccount:ns:sa",
+            "groups": ["system:authenticated"],
+            "resourceAttributes": {
+                "verb": "update",
+                "resource": "secrets",
+                "name": "pool",
+                "namespace": "ns",
+            },
+        },
+    }
