@@ -14,7 +14,7 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
-from meshtool.api import trustbundle, versions
+from meshtool.api import reviews, trustbundle, versions
 from meshtool.doctor.permissions import Permission, needed, review_body
 from meshtool.doctor.pools import SecretRead
 from meshtool.doctor.target import Target
@@ -90,7 +90,7 @@ async def _reviews(client: KubeClient, target: Target, seen: Observed) -> None:
     async def one(permission: Permission) -> None:
         body = review_body(target, permission)
         answer = await client.create(resources.SUBJECT_ACCESS_REVIEWS, body)
-        seen.allowed[permission] = bool((answer.get("status") or {}).get("allowed"))
+        seen.allowed[permission] = reviews.allowed(answer.get("status") or {})
 
     jobs = asyncio.gather(*(one(p) for p in needed(target)))
     await _guard(seen, "rbac", "create SubjectAccessReviews", jobs)

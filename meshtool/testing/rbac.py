@@ -150,7 +150,7 @@ async def can(kube: KubeClient, access: Access, user: str, groups: Sequence[str]
     status = await kube.review(
         resources.SUBJECT_ACCESS_REVIEWS, access_review(access, user, groups)
     )
-    return status.get("allowed") is True
+    return reviews.allowed(status)
 
 
 async def can_all(
