@@ -7,6 +7,8 @@ Every group ever started is remembered: an atexit hook kills the ones still runn
 run interrupted with Ctrl-C still cleans up), and `leftovers()` lists any process of those
 groups that `ps` still shows, which the pytest plugin turns into a session failure.
 A SIGKILL of the Python process itself cannot be handled; `ps -eo pid,pgid,args` finds those.
+`free_port` never hands out the same port twice in one process, so harnesses started side by side
+(two control planes, their controllers and bundle endpoints) cannot collide on a port.
 """
 
 from __future__ import annotations
@@ -22,9 +24,11 @@ from pathlib import Path
 
 STOP_TIMEOUT = 10.0
 LOG_TAIL_LINES = 40
+FREE_PORT_ATTEMPTS = 100
 
 _started_groups: set[int] = set()
 _running: dict[int, Child] = {}
+_handed_out: set[int] = set()
 
 
 class Child:
@@ -79,10 +83,22 @@ class Child:
 
 
 def free_port() -> int:
-    """A loopback TCP port that was free a moment ago (for a child to listen on)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A loopback TCP port that was free a moment ago (for a child to listen on) and that this
+    process never handed out before.
+
+    The port is only reserved once the child binds it, so between our probe and its bind the
+    kernel may offer the same port again; with two control planes (or a plane, controllers and
+    bundle endpoints) starting side by side, two children would then race for it. Remembering
+    what we handed out rules that out within one harness process.
+    """
+    for _ in range(FREE_PORT_ATTEMPTS):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
+    raise RuntimeError(f"no loopback port not handed out before in {FREE_PORT_ATTEMPTS} tries")
 
 
 def leftovers() -> list[str]:
