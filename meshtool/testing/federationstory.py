@@ -1,0 +1,206 @@
+"""The two-cluster federation story, run once and returned as a report (the test asserts on it,
+`meshtool demo` prints it as the `spiffe-federation` scenario).
+
+On a started `twoclusters.Pair`: read both bundles out of band (trust domains, sequences);
+federate both ways; run a client pod in east and a server pod in west, each with a credential
+folder holding its own trust domain's bundle and the peer's; check with cryptography's X.509
+verifier that each side's SVID verifies against the bundle file of its own trust domain in the
+other's folder and not against the other file (no merged store); run demo-server in west and
+https-client in east over mTLS, each verifying the other with the peer trust domain's bundle; then
+rotate east's CA (`meshtool ca prepare`) and wait until the new root reaches west's federated
+bundle and the server's folder at the next refresh; then de-federate (east deletes its
+FederatedTrustDomain for west): the bundle and the client's `west.test` file go, and the same call
+is refused with a message naming the trust domain. Every wait has a deadline; a check that fails
+is recorded, and the story stops at the first wait that times out (recorded as a failed check).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509 import verification
+
+from meshtool.api import trustbundle
+from meshtool.pki import pem
+from meshtool.testing import federation, spiffeapps
+from meshtool.testing.spiffecluster import SpiffeCluster, until
+from meshtool.testing.twoclusters import Pair, federate_both_ways, wait_defederated
+
+NAMESPACE = "federation"
+SERVER_HOST = f"server.{NAMESPACE}.svc"
+FILE_TIMEOUT = 30.0
+
+
+@dataclass(slots=True)
+class Report:
+    facts: list[tuple[str, str]] = field(default_factory=list)
+    checks: list[tuple[str, bool]] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.checks) and all(ok for _, ok in self.checks)
+
+    def fact(self, label: str, value: str) -> None:
+        self.facts.append((label, value))
+
+    def check(self, what: str, ok: bool) -> bool:
+        self.checks.append((what, ok))
+        return ok
+
+    def lines(self) -> list[str]:
+        width = max((len(label) for label, _ in self.facts), default=0) + 1
+        out = [f"{label + ':':<{width}} {value}" for label, value in self.facts]
+        return out + [f"{'ok  ' if ok else 'FAIL'} {what}" for what, ok in self.checks]
+
+
+async def run(pair: Pair, *, logs: Path, rotation_timeout: float = 60.0) -> Report:
+    report = Report()
+    try:
+        await _story(pair, report, logs=logs, rotation_timeout=rotation_timeout)
+    except TimeoutError as exc:
+        report.check(str(exc), False)
+    return report
+
+
+async def _story(pair: Pair, report: Report, *, logs: Path, rotation_timeout: float) -> None:
+    east, west = pair.east, pair.west
+    await _describe(report, east, west)
+    await federate_both_ways(pair)
+    report.check("each cluster publishes the other's federated bundle", True)
+    client, server = await _pods(east, west)
+    _check_per_domain(report, client, server, east.trust_domain, west.trust_domain)
+    client_id, server_id = east.spiffe_id(NAMESPACE, "client"), west.spiffe_id(NAMESPACE, "server")
+    app = await spiffeapps.start_server(
+        host=SERVER_HOST, folder=server, allowed_clients=[client_id], log=logs / "west-server.log"
+    )
+    try:
+        first = await spiffeapps.call(app, folder=client, server_id=server_id)
+        report.fact("mTLS call", f"{client_id} -> {server_id}: {_last_line(first.output)}")
+        report.check(
+            "east's client and west's server talk mTLS, the server echoes the client's ID",
+            first.ok and client_id in first.echoed(),
+        )
+        await _rotate(report, east, west, server, timeout=rotation_timeout)
+        await _defederate(report, east, west.trust_domain, client, app, server_id)
+    finally:
+        app.stop()
+
+
+async def _pods(east: SpiffeCluster, west: SpiffeCluster) -> tuple[Path, Path]:
+    """The client's folder in east and the server's in west, each holding the peer's bundle."""
+    east_td, west_td = east.trust_domain, west.trust_domain
+    client = await east.workload(NAMESPACE, "client", service_account="client", peers=[west_td])
+    server = await west.workload(NAMESPACE, "server", service_account="server", peers=[east_td])
+    await _wait_file(client / federation.bundle_file(west_td), lambda b: bool(b))
+    await _wait_file(server / federation.bundle_file(east_td), lambda b: bool(b))
+    return client, server
+
+
+async def _describe(report: Report, east: SpiffeCluster, west: SpiffeCluster) -> None:
+    for cluster in (east, west):
+        _, bundle = await cluster.bootstrap()
+        report.fact(
+            f"{cluster.name}",
+            f"trust domain {cluster.trust_domain}, Kubernetes {cluster.plane.server_version}, "
+            f"bundle endpoint {cluster.endpoint_url} ({cluster.endpoint_id}), "
+            f"sequence {bundle.sequence}, refresh hint {bundle.refresh_hint}s",
+        )
+
+
+def _check_per_domain(
+    report: Report, client: Path, server: Path, east_td: str, west_td: str
+) -> None:
+    client_chain = pem.credential((client / federation.CREDENTIAL_BUNDLE).read_bytes()).chain
+    server_chain = pem.credential((server / federation.CREDENTIAL_BUNDLE).read_bytes()).chain
+    peer_of_server = (server / federation.bundle_file(east_td)).read_bytes()
+    own_of_server = (server / federation.bundle_file(west_td)).read_bytes()
+    peer_of_client = (client / federation.bundle_file(west_td)).read_bytes()
+    report.check(
+        "each SVID verifies against its own trust domain's file in the peer's folder, "
+        "and not against the other file (X.509 verifier)",
+        verifies(client_chain, peer_of_server)
+        and verifies(server_chain, peer_of_client)
+        and not verifies(client_chain, own_of_server),
+    )
+
+
+async def _rotate(
+    report: Report, east: SpiffeCluster, west: SpiffeCluster, server: Path, *, timeout: float
+) -> None:
+    _, before = await east.bootstrap()
+    started = time.monotonic()
+    new = await east.prepare_ca()
+    root = new.root.public_bytes(Encoding.DER)
+
+    async def reached_west() -> bool:
+        bundles = await west.bundles_for(east.trust_domain)
+        pems = [str(b["spec"]["trustBundle"]) for b in bundles]
+        return any(root in trustbundle.certificates_der(text) for text in pems)
+
+    await until(reached_west, timeout=timeout, what=f"east's CA {new.id} to reach west")
+    took = time.monotonic() - started
+    await _wait_file(server / federation.bundle_file(east.trust_domain), lambda b: root in _ders(b))
+    _, after = await east.bootstrap()
+    report.fact(
+        "CA rotation",
+        f"east.test CA {new.id} prepared; sequence {before.sequence} -> {after.sequence}; "
+        f"in west's federated bundle and the server's folder after {took:.1f}s",
+    )
+    grown = (after.sequence or 0) > (before.sequence or 0)
+    report.check("a CA rotation in east reaches west at the next refresh", grown)
+
+
+async def _defederate(
+    report: Report,
+    east: SpiffeCluster,
+    west_td: str,
+    client: Path,
+    app: spiffeapps.Server,
+    server_id: str,
+) -> None:
+    await east.defederate(west_td)
+    await wait_defederated(east, west_td, timeout=FILE_TIMEOUT)
+    await _wait_file(client / federation.bundle_file(west_td), lambda b: not b)
+    refused = await spiffeapps.call(app, folder=client, server_id=server_id)
+    report.fact("after de-federation", _last_line(refused.output))
+    report.check(
+        f"east de-federates {west_td}: its bundle and the client's file are gone, "
+        "the same call is refused naming the trust domain",
+        not refused.ok and west_td in refused.output,
+    )
+
+
+def verifies(chain: tuple[x509.Certificate, ...], anchors_pem: bytes) -> bool:
+    """Whether `chain` (leaf first) verifies against `anchors_pem` as a TLS client's would."""
+    anchors = list(pem.certificates(anchors_pem))
+    if not anchors:
+        return False
+    builder = verification.PolicyBuilder().store(verification.Store(anchors))
+    verifier = builder.time(dt.datetime.now(dt.UTC)).build_client_verifier()
+    try:
+        verifier.verify(chain[0], list(chain[1:]))
+    except verification.VerificationError:
+        return False
+    return True
+
+
+async def _wait_file(path: Path, done: Callable[[bytes], bool]) -> None:
+    async def check() -> bool:
+        return path.is_file() and done(path.read_bytes())
+
+    await until(check, timeout=FILE_TIMEOUT, what=f"{path.name} in {path.parent}")
+
+
+def _ders(content: bytes) -> list[bytes]:
+    return [block.der for block in pem.blocks(content)]
+
+
+def _last_line(output: str) -> str:
+    lines = [line for line in output.splitlines() if line.strip()]
+    return lines[-1].strip() if lines else "(no output)"
