@@ -24,9 +24,22 @@ def repo_root() -> Path:
 @click.command("demo")
 @click.option("--keep-running", is_flag=True, help="Leave the local cluster up until Ctrl-C.")
 @click.option("--k8s-version", default="1.37", show_default=True)
-def demo(keep_running: bool, k8s_version: str) -> None:
-    """Run the local end-to-end demo: control plane, controller, examples, refresh."""
-    session = run.Demo(repo_root(), keep_running=keep_running, version=k8s_version)
+@click.option(
+    "--scenario",
+    "chosen",
+    multiple=True,
+    type=click.Choice(sorted(run.SCENARIOS)),
+    help="Run only these scenarios (repeatable) [default: all].",
+)
+def demo(keep_running: bool, k8s_version: str, chosen: tuple[str, ...]) -> None:
+    """Run the local end-to-end demo: control plane, controller, examples, refresh, and two
+    federated clusters."""
+    session = run.Demo(
+        repo_root(),
+        keep_running=keep_running,
+        version=k8s_version,
+        selected=frozenset(chosen) or run.SCENARIOS,
+    )
     try:
         passed = asyncio.run(session.run())
     except KeyboardInterrupt:

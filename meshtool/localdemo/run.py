@@ -5,11 +5,14 @@ the CA pool Secrets with `meshtool make-ca-pool-secret`; run the controller Depl
 replicas locally under the manifests' RBAC; apply example-manifests/; create each Deployment's
 pod on the demo node and let the kubelet simulator project its volumes; run every example's
 server and client; print a report per scenario; then force a refresh of one server's
-certificate and show the same server process presenting the new serial.
+certificate and show the same server process presenting the new serial. Then the
+`spiffe-federation` scenario on two more control planes (`meshtool.localdemo.federation`).
+`selected` picks `examples` (all of the above but the last) and/or `spiffe-federation`.
 
 It returns True only if everything passed. Whatever happens (including Ctrl-C), every process
 it started is stopped before it returns; with `keep_running` the cluster stays up until
-Ctrl-C, and the kubeconfig path and example commands are printed.
+Ctrl-C, and the kubeconfig path and example commands are printed (the federation scenario,
+which needs clusters of its own, is then left out).
 """
 
 from __future__ import annotations
@@ -24,13 +27,17 @@ from pathlib import Path
 from meshtool.clock import SystemClock
 from meshtool.kube import resources
 from meshtool.kube.client import KubeClient
-from meshtool.localdemo import cluster, manifests, scenarios, tls
+from meshtool.localdemo import cluster, federation, manifests, scenarios, tls
 from meshtool.testing.controllerproc import ControllerProcess
 from meshtool.testing.controlplane import ControlPlane
 from meshtool.testing.kubectl import Kubectl
 from meshtool.testing.kubelet import KubeletSimulator
 
 NODE = "demo-node"
+EXAMPLES = "examples"
+SCENARIOS = frozenset({EXAMPLES, federation.NAME})
+"""`examples`: every namespace of example-manifests/ and the refresh, on one control plane;
+`spiffe-federation`: two more control planes federated (`meshtool.localdemo.federation`)."""
 
 
 def say(message: str) -> None:
@@ -38,8 +45,16 @@ def say(message: str) -> None:
 
 
 class Demo:
-    def __init__(self, repo: Path, *, keep_running: bool, version: str = "1.37") -> None:
+    def __init__(
+        self,
+        repo: Path,
+        *,
+        keep_running: bool,
+        version: str = "1.37",
+        selected: frozenset[str] = SCENARIOS,
+    ) -> None:
         self.repo, self.keep_running, self.version = repo, keep_running, version
+        self.selected = selected
         self.workdir = Path(tempfile.mkdtemp(prefix="meshtool-demo-"))
         self.servers: list[scenarios.Server] = []
         self.controllers: list[ControllerProcess] = []
@@ -50,6 +65,18 @@ class Demo:
         ] = ([], [], lambda w: Path())
 
     async def run(self) -> bool:
+        try:
+            ok = True
+            if EXAMPLES in self.selected:
+                ok = await self._examples()
+            if federation.NAME in self.selected and not self.keep_running:
+                ok = await federation.run(self.repo, self.workdir, version=self.version) and ok
+            return ok
+        finally:
+            self._stop_processes()
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    async def _examples(self) -> bool:
         say(f"starting kube-apiserver {self.version} and etcd (work dir {self.workdir})")
         try:
             async with ControlPlane(self.version, self.workdir / "k8s") as cp:
@@ -57,7 +84,6 @@ class Demo:
                 return await self._with_cluster(cp)
         finally:
             self._stop_processes()
-            shutil.rmtree(self.workdir, ignore_errors=True)
 
     async def _with_cluster(self, cp: ControlPlane) -> bool:
         kubectl = Kubectl.of(cp)
