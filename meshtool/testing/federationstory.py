@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -35,6 +36,7 @@ from meshtool.testing.twoclusters import Pair, federate_both_ways, wait_defedera
 NAMESPACE = "federation"
 SERVER_HOST = f"server.{NAMESPACE}.svc"
 FILE_TIMEOUT = 30.0
+JSON = dict[str, Any]
 
 
 @dataclass(slots=True)
@@ -81,7 +83,7 @@ async def _story(pair: Pair, report: Report, *, logs: Path, rotation_timeout: fl
     )
     try:
         first = await spiffeapps.call(app, folder=client, server_id=server_id)
-        report.fact("mTLS call", f"{client_id} -> {server_id}: {_last_line(first.output)}")
+        report.fact("mTLS call", f"{client_id} -> {server_id}: {_request_line(first.output)}")
         report.check(
             "east's client and west's server talk mTLS, the server echoes the client's ID",
             first.ok and client_id in first.echoed(),
@@ -147,13 +149,31 @@ async def _rotate(
     took = time.monotonic() - started
     await _wait_file(server / federation.bundle_file(east.trust_domain), lambda b: root in _ders(b))
     _, after = await east.bootstrap()
+    status = await _status_at(west, east.trust_domain, after.sequence)
     report.fact(
         "CA rotation",
-        f"east.test CA {new.id} prepared; sequence {before.sequence} -> {after.sequence}; "
-        f"in west's federated bundle and the server's folder after {took:.1f}s",
+        f"{east.trust_domain} CA {new.id} prepared; sequence {before.sequence} -> "
+        f"{after.sequence}; in west's federated bundle and the server's folder after {took:.1f}s",
+    )
+    report.fact(
+        f"west's {east.trust_domain}",
+        f"FederatedTrustDomain status: sequence {status.get('sequence')}, "
+        f"last fetch {status.get('lastSuccessfulFetchTime')}",
     )
     grown = (after.sequence or 0) > (before.sequence or 0)
     report.check("a CA rotation in east reaches west at the next refresh", grown)
+
+
+async def _status_at(cluster: SpiffeCluster, peer_td: str, sequence: int | None) -> JSON:
+    """The FederatedTrustDomain's status once it reports `sequence`."""
+    found: JSON = {}
+
+    async def reported() -> bool:
+        found.update(await cluster.federation_status(peer_td))
+        return found.get("sequence") == sequence
+
+    await until(reported, timeout=FILE_TIMEOUT, what=f"{cluster.name}'s status of {peer_td}")
+    return found
 
 
 async def _defederate(
@@ -199,6 +219,14 @@ async def _wait_file(path: Path, done: Callable[[bytes], bool]) -> None:
 
 def _ders(content: bytes) -> list[bytes]:
     return [block.der for block in pem.blocks(content)]
+
+
+def _request_line(output: str) -> str:
+    """The client's log line for its request, from `GET` on (no timestamp)."""
+    for line in output.splitlines():
+        if "GET " in line:
+            return line[line.index("GET ") :].strip()
+    return _last_line(output)
 
 
 def _last_line(output: str) -> str:

@@ -117,6 +117,8 @@ class SpiffeCluster:
             *("--bundle-endpoint-listen", f"127.0.0.1:{self.endpoint_port}"),
             *("--bundle-endpoint-profile", federation.HTTPS_SPIFFE),
             *("--bundle-refresh-hint", str(self.refresh_hint)),
+            # Peers' bundles: fetch as often as their hint asks (the default floor is 30 s).
+            *("--federation", "--federation-min-refresh", "1"),
         ]
 
     def _write_pool(self) -> None:
