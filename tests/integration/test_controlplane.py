@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import time
 from pathlib import Path
@@ -103,6 +104,25 @@ async def test_stop_reaps_every_process(k8s_version: str, tmp_path: Path) -> Non
     async with ControlPlane(k8s_version, tmp_path) as plane:
         pids = plane.pids
         assert len(pids) == 2
+    alive = [line for line in processes.leftovers() if int(line.split()[0]) in pids]
+    assert alive == []
+
+
+async def test_two_control_planes_run_side_by_side(k8s_version: str, tmp_path: Path) -> None:
+    """Started at once (as the two-cluster federation test does): distinct ports, data and PKI;
+    each cluster's objects stay its own; both stop cleanly."""
+    planes = [ControlPlane(k8s_version, tmp_path / name) for name in ("east", "west")]
+    async with contextlib.AsyncExitStack() as stack:
+        await asyncio.gather(*(stack.enter_async_context(p) for p in planes))
+        east, west = planes
+        assert east.server != west.server and east.etcd_url != west.etcd_url
+        async with east.client() as a, west.client() as b:
+            body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "only-east"}}
+            await a.create(resources.NAMESPACES, body)
+            with pytest.raises(errors.NotFound):
+                await b.get(resources.NAMESPACES, "only-east")
+        pids = east.pids + west.pids
+        assert len(set(pids)) == 4
     alive = [line for line in processes.leftovers() if int(line.split()[0]) in pids]
     assert alive == []
 

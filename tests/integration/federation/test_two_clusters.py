@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from meshtool.testing import binaries, federationstory, twoclusters
+from meshtool.testing import binaries, federationstory, processes, twoclusters
 from meshtool.testing.binaries import BinariesUnavailable
 from meshtool.testing.pytest_plugin import SKIP_HINT, in_ci
 
@@ -45,6 +45,9 @@ async def test_two_clusters_federated_both_ways(k8s_version: str, tmp_path: Path
             for c in clusters
             if c.controller
         }
+        pids = [pid for c in clusters for pid in (*c.plane.pids, c.controller.pid)]
+    alive = [line for line in processes.leftovers() if int(line.split()[0]) in pids]
+    assert alive == [], "processes left running after both clusters stopped"
     lines = "\n".join(report.lines())
     print(f"\nspiffe-federation on Kubernetes {k8s_version}:\n{lines}")
     tails = "\n".join(f"--- {name} controller log:\n{log[-4000:]}" for name, log in logs.items())
