@@ -198,9 +198,9 @@ async def _defederate(
 
 def verifies(chain: tuple[x509.Certificate, ...], anchors_pem: bytes) -> bool:
     """Whether `chain` (leaf first) verifies against `anchors_pem` as a TLS client's would."""
+    if not anchors_pem.strip():
+        return False  # a de-federated peer's file: nothing to trust
     anchors = list(pem.certificates(anchors_pem))
-    if not anchors:
-        return False
     builder = verification.PolicyBuilder().store(verification.Store(anchors))
     verifier = builder.time(dt.datetime.now(dt.UTC)).build_client_verifier()
     try:
