@@ -171,7 +171,12 @@ class SpiffeCluster:
             endpoint_id=peer.endpoint_id,
             bootstrap=body,
         )
-        return await self.admin.create(federation.FEDERATED_TRUST_DOMAINS, obj)
+
+        async def create() -> JSON:
+            return await self.admin.create(federation.FEDERATED_TRUST_DOMAINS, obj)
+
+        # Right after `kubectl apply` the CRD may not be served yet (404 until Established).
+        return await retry(create, (errors.NotFound,), timeout=30, what="the FederatedTrustDomain")
 
     async def defederate(self, peer_td: str) -> None:
         await self.admin.delete(federation.FEDERATED_TRUST_DOMAINS, peer_td)
