@@ -31,6 +31,7 @@ import argparse
 import asyncio
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -43,7 +44,7 @@ from pcrload import Fleet, bodies_for, ceiling, create_all, create_paced, watch_
 from meshtool.clock import SystemClock
 from meshtool.kube import resources
 from meshtool.pki import capool
-from meshtool.testing import nodeapi, pcrforms
+from meshtool.testing import nodeapi, pcrforms, processes
 from meshtool.testing.controllerproc import ControllerProcess
 from meshtool.testing.controlplane import ControlPlane
 
@@ -102,7 +103,7 @@ async def measure(
     log(f"creating {args.pods} pods on {args.nodes} nodes")
     targets = await fl.pods("pod", args.pods, SIGNER)
     bodies = bodies_for(targets, SIGNER, version, form)
-    controller = ControllerProcess(
+    controller = (ProfiledController if args.profile else ControllerProcess)(
         [
             "--kubeconfig",
             str(cp.kubeconfig),
@@ -120,12 +121,27 @@ async def measure(
         ],
         workdir=work,
     )
+    if isinstance(controller, ProfiledController):
+        controller.output = Path(args.profile).resolve()
     controller.start()
     try:
         await controller.wait_ready()
         await report(args, cp, fl, version, bodies, controller, ceilings)
     finally:
         controller.stop()
+
+
+class ProfiledController(ControllerProcess):
+    """The controller under cProfile (`--profile FILE`), which writes FILE when it stops."""
+
+    output = Path("controller.prof")
+
+    def start(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        command = [sys.executable, "-m", "cProfile", "-o", str(self.output), "-m", "meshtool"]
+        self.child = processes.Child(
+            self.name, [*command, "controller", *self.args], self.workdir / f"{self.name}.log"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +178,11 @@ async def report(
     elapsed = finished - started
     rate = len(bodies) / elapsed
     writes = controller.metric_sum("meshtool_status_writes_total", result="written")
+    outcomes = {
+        key.partition("result=")[2].split('"')[1]: value
+        for key, value in controller.metrics().items()
+        if key.startswith("meshtool_status_writes_total{")
+    }
     rows = [
         ("PCRs", f"{len(bodies)}"),
         ("nodes", f"{args.nodes}"),
@@ -174,6 +195,7 @@ async def report(
         ("controller CPU", f"{cpu:.2f} s ({cpu / len(bodies) * 1000:.2f} ms/PCR)"),
         ("controller peak RSS", f"{controller.peak_rss_mb():.0f} MB"),
         ("status writes (controller)", f"{writes:.0f}"),
+        ("status write attempts", ", ".join(f"{k} {v:.0f}" for k, v in sorted(outcomes.items()))),
         ("ceiling: Go client-go writer", f"{ceilings.go:.0f} PCR/s"),
         ("ceiling: Python writer", f"{ceilings.python:.0f} PCR/s"),
         ("ratio (to the Go ceiling)", f"{rate / ceilings.go:.2f}"),
@@ -197,6 +219,7 @@ def main() -> None:
     parser.add_argument("--nodes", type=int, default=20)
     parser.add_argument("--workers", type=int, default=16)
     parser.add_argument("--version", default="1.37")
+    parser.add_argument("--profile", help="run the controller under cProfile, writing here")
     parser.add_argument("--go-concurrency", type=int, default=64, help="Go ceiling writers")
     parser.add_argument("--steady-rate", type=float, default=0.0, help="PCR creates per second")
     parser.add_argument("--steady-seconds", type=float, default=60.0)
