@@ -8,7 +8,8 @@ verifier that each side's SVID verifies against the bundle file of its own trust
 other's folder and not against the other file (no merged store); run demo-server in west and
 https-client in east over mTLS, each verifying the other with the peer trust domain's bundle; then
 rotate east's CA (`meshtool ca prepare`) and wait until the new root reaches west's federated
-bundle and the server's folder at the next refresh; then de-federate (east deletes its
+bundle and the server's folder at the next refresh, then activate it and show the client's new
+leaf from it passing west's server; then de-federate (east deletes its
 FederatedTrustDomain for west): the bundle and the client's `west.test` file go, and the same call
 is refused with a message naming the trust domain. Every wait has a deadline; a check that fails
 is recorded, and the story stops at the first wait that times out (recorded as a failed check).
@@ -28,7 +29,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509 import verification
 
 from meshtool.api import trustbundle
-from meshtool.pki import pem
+from meshtool.pki import capool, pem
 from meshtool.testing import federation, spiffeapps
 from meshtool.testing.spiffecluster import SpiffeCluster, until
 from meshtool.testing.twoclusters import Pair, federate_both_ways, wait_defederated
@@ -70,6 +71,24 @@ async def run(pair: Pair, *, logs: Path, rotation_timeout: float = 60.0) -> Repo
     return report
 
 
+@dataclass(frozen=True, slots=True)
+class Scene:
+    """Who takes part once the pods run: east's client, west's server and its process."""
+
+    east: SpiffeCluster
+    west: SpiffeCluster
+    client: Path
+    """The client pod's credential folder (in east)."""
+    server: Path
+    """The server pod's credential folder (in west)."""
+    app: spiffeapps.Server
+    client_id: str
+    server_id: str
+
+    async def call(self) -> spiffeapps.CallResult:
+        return await spiffeapps.call(self.app, folder=self.client, server_id=self.server_id)
+
+
 async def _story(pair: Pair, report: Report, *, logs: Path, rotation_timeout: float) -> None:
     east, west = pair.east, pair.west
     await _describe(report, east, west)
@@ -82,14 +101,15 @@ async def _story(pair: Pair, report: Report, *, logs: Path, rotation_timeout: fl
         host=SERVER_HOST, folder=server, allowed_clients=[client_id], log=logs / "west-server.log"
     )
     try:
-        first = await spiffeapps.call(app, folder=client, server_id=server_id)
+        scene = Scene(east, west, client, server, app, client_id, server_id)
+        first = await scene.call()
         report.fact("mTLS call", f"{client_id} -> {server_id}: {_request_line(first.output)}")
         report.check(
             "east's client and west's server talk mTLS, the server echoes the client's ID",
             first.ok and client_id in first.echoed(),
         )
-        await _rotate(report, east, west, server, timeout=rotation_timeout)
-        await _defederate(report, east, west.trust_domain, client, app, server_id)
+        await _rotate(report, scene, timeout=rotation_timeout)
+        await _defederate(report, scene)
     finally:
         app.stop()
 
@@ -118,8 +138,8 @@ async def _describe(report: Report, east: SpiffeCluster, west: SpiffeCluster) ->
 def _check_per_domain(
     report: Report, client: Path, server: Path, east_td: str, west_td: str
 ) -> None:
-    client_chain = pem.credential((client / federation.CREDENTIAL_BUNDLE).read_bytes()).chain
-    server_chain = pem.credential((server / federation.CREDENTIAL_BUNDLE).read_bytes()).chain
+    client_chain = _chain(client)
+    server_chain = _chain(server)
     peer_of_server = (server / federation.bundle_file(east_td)).read_bytes()
     own_of_server = (server / federation.bundle_file(west_td)).read_bytes()
     peer_of_client = (client / federation.bundle_file(west_td)).read_bytes()
@@ -132,9 +152,10 @@ def _check_per_domain(
     )
 
 
-async def _rotate(
-    report: Report, east: SpiffeCluster, west: SpiffeCluster, server: Path, *, timeout: float
-) -> None:
+async def _rotate(report: Report, scene: Scene, *, timeout: float) -> None:
+    """Prepare a CA in east; once west trusts it (next refresh), east signs with it, and the
+    client's new leaf from it passes west's server."""
+    east, west = scene.east, scene.west
     _, before = await east.bootstrap()
     started = time.monotonic()
     new = await east.prepare_ca()
@@ -147,7 +168,8 @@ async def _rotate(
 
     await until(reached_west, timeout=timeout, what=f"east's CA {new.id} to reach west")
     took = time.monotonic() - started
-    await _wait_file(server / federation.bundle_file(east.trust_domain), lambda b: root in _ders(b))
+    peer_file = scene.server / federation.bundle_file(east.trust_domain)
+    await _wait_file(peer_file, lambda b: root in _ders(b))
     _, after = await east.bootstrap()
     status = await _status_at(west, east.trust_domain, after.sequence)
     report.fact(
@@ -162,6 +184,24 @@ async def _rotate(
     )
     grown = (after.sequence or 0) > (before.sequence or 0)
     report.check("a CA rotation in east reaches west at the next refresh", grown)
+    await _sign_with(report, scene, new)
+
+
+async def _sign_with(report: Report, scene: Scene, new: capool.CA) -> None:
+    east = scene.east
+    await east.activate_ca(new.id)
+
+    async def renewed_by_new() -> bool:  # the controller picks the pool file up within seconds
+        await east.refresh(NAMESPACE, "client")
+        return _chain(scene.client)[0].issuer == new.issuer_cert.subject
+
+    await until(renewed_by_new, timeout=FILE_TIMEOUT, what=f"a client leaf from CA {new.id}")
+    again = await scene.call()
+    report.fact(f"leaf from {east.trust_domain} CA {new.id}", _request_line(again.output))
+    report.check(
+        f"the client's leaf from the new CA {new.id} passes west's server",
+        again.ok,
+    )
 
 
 async def _status_at(cluster: SpiffeCluster, peer_td: str, sequence: int | None) -> JSON:
@@ -176,27 +216,25 @@ async def _status_at(cluster: SpiffeCluster, peer_td: str, sequence: int | None)
     return found
 
 
-async def _defederate(
-    report: Report,
-    east: SpiffeCluster,
-    west_td: str,
-    client: Path,
-    app: spiffeapps.Server,
-    server_id: str,
-) -> None:
+async def _defederate(report: Report, scene: Scene) -> None:
+    east, west_td = scene.east, scene.west.trust_domain
     await east.defederate(west_td)
     await wait_defederated(east, west_td, timeout=FILE_TIMEOUT)
-    peer_file = client / federation.bundle_file(west_td)
+    peer_file = scene.client / federation.bundle_file(west_td)
     await _wait_file(peer_file, lambda b: not b)
     state = "empty (an optional source that selects nothing)" if peer_file.is_file() else "gone"
     report.fact("de-federated", f"client's {peer_file.name}: {state}")
-    refused = await spiffeapps.call(app, folder=client, server_id=server_id)
+    refused = await scene.call()
     report.fact("after de-federation", _last_line(refused.output))
     report.check(
         f"east de-federates {west_td}: its bundle goes, the client's file empties, "
         "the same call is refused naming the trust domain",
         not refused.ok and west_td in refused.output,
     )
+
+
+def _chain(folder: Path) -> tuple[x509.Certificate, ...]:
+    return pem.credential((folder / federation.CREDENTIAL_BUNDLE).read_bytes()).chain
 
 
 def verifies(chain: tuple[x509.Certificate, ...], anchors_pem: bytes) -> bool:

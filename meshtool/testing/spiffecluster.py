@@ -10,10 +10,10 @@ for one node that writes pods' credential folders. Several run side by side in o
 What it offers is what an operator or a workload does: read our bundle endpoint out of band
 (`bootstrap`, trusting our own published anchors), federate with a peer (`federate`, a
 FederatedTrustDomain with the peer's bootstrap bundle), de-federate (`defederate`), find the
-bundles published for a trust domain (`bundles_for`), rotate the CA (`prepare_ca`: `meshtool ca
-prepare --file` on the pool file the controller watches) and run pods with a SPIFFE credential
-folder (`workload`). Every wait has a deadline; `stop()` ends every process it started, also
-after a failed start.
+bundles published for a trust domain (`bundles_for`), rotate the CA (`prepare_ca`, `activate_ca`:
+`meshtool ca ... --file` on the pool file the controller watches), run pods with a SPIFFE
+credential folder (`workload`) and have the kubelet renew a pod's SVID now (`refresh`). Every
+wait has a deadline; `stop()` ends every process it started, also after a failed start.
 """
 
 from __future__ import annotations
@@ -193,17 +193,25 @@ class SpiffeCluster:
     async def prepare_ca(self) -> capool.CA:
         """`meshtool ca prepare --file` on our pool: a new CA, published, not signing yet."""
         before = {ca.id for ca in self._pool().cas}
+        await self._meshtool_ca("prepare")
+        (new,) = [ca for ca in self._pool().cas if ca.id not in before]
+        return new
+
+    async def activate_ca(self, ca_id: str) -> None:
+        """`meshtool ca activate`: `ca_id` signs from now on (the controller reloads the file)."""
+        await self._meshtool_ca("activate", ca_id)
+
+    async def _meshtool_ca(self, *args: str) -> None:
         proc = await asyncio.create_subprocess_exec(
-            *[sys.executable, "-m", "meshtool", "ca", "--file", str(self.pool_file), "prepare"],
+            *[sys.executable, "-m", "meshtool", "ca", "--file", str(self.pool_file), *args],
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
         )
         out, _ = await asyncio.wait_for(proc.communicate(), timeout=60)
         if proc.returncode != 0:
-            raise RuntimeError(f"meshtool ca prepare failed: {out.decode(errors='replace')}")
-        (new,) = [ca for ca in self._pool().cas if ca.id not in before]
-        return new
+            text = out.decode(errors="replace")
+            raise RuntimeError(f"meshtool ca {' '.join(args)} failed: {text}")
 
     def _pool(self) -> capool.CAPool:
         return capool.load(self.pool_file.read_bytes(), clock=SystemClock(), allow_expired=True)
@@ -226,6 +234,11 @@ class SpiffeCluster:
         await fleet.ensure(self.admin, resources.PODS, pod)
         await self.kubelet.wait_ready(namespace, name, timeout=READY_TIMEOUT)
         return self.kubelet.volume_dir(namespace, name, VOLUME)
+
+    async def refresh(self, namespace: str, name: str) -> None:
+        """The kubelet renews the pod's SVID now (as it would at beginRefreshAt)."""
+        assert self.kubelet is not None
+        await self.kubelet.refresh_now(namespace, name, timeout=READY_TIMEOUT)
 
     def spiffe_id(self, namespace: str, service_account: str) -> str:
         return federation.workload_id(self.trust_domain, namespace, service_account)
