@@ -225,7 +225,7 @@ async def _defederate(report: Report, scene: Scene) -> None:
     state = "empty (an optional source that selects nothing)" if peer_file.is_file() else "gone"
     report.fact("de-federated", f"client's {peer_file.name}: {state}")
     refused = await scene.call()
-    report.fact("after de-federation", _last_line(refused.output))
+    report.fact("after de-federation", _request_line(refused.output))
     report.check(
         f"east de-federates {west_td}: its bundle goes, the client's file empties, "
         "the same call is refused naming the trust domain",
