@@ -9,8 +9,9 @@ other's folder and not against the other file (no merged store); run demo-server
 https-client in east over mTLS, each verifying the other with the peer trust domain's bundle; then
 rotate east's CA (`meshtool ca prepare`) and wait until the new root reaches west's federated
 bundle and the server's folder at the next refresh, then activate it and show the client's new
-leaf from it passing west's server; then de-federate (east deletes its
-FederatedTrustDomain for west): the bundle and the client's `west.test` file go, and the same call
+leaf from it passing west's server; then de-federate (east deletes its FederatedTrustDomain for
+west): the bundle goes, the client's `west.test` file empties (the kubelet writes an empty file
+for an optional source that selects nothing; a missing file counts the same) and the same call
 is refused with a message naming the trust domain. Every wait has a deadline; a check that fails
 is recorded, and the story stops at the first wait that times out (recorded as a failed check).
 """
