@@ -94,8 +94,26 @@ def test_metrics_service_selects_the_controller_pods_health_port(controller_docs
     template = deploy["spec"]["template"]
     assert service["spec"]["selector"] == template["metadata"]["labels"]
     (port,) = service["spec"]["ports"]
-    (container_port,) = template["spec"]["containers"][0]["ports"]
+    container_port, _ = template["spec"]["containers"][0]["ports"]
     assert (port["name"], port["targetPort"]) == ("metrics", container_port["name"])
+
+
+def test_bundle_endpoint_service_reaches_the_https_spiffe_endpoint(controller_docs) -> None:
+    name = "meshtool-controller-bundle-endpoint"
+    service = find(controller_docs, "Service", name, "mesh-controller")
+    deploy = find(controller_docs, "Deployment", "meshtool-controller", "mesh-controller")
+    (container,) = deploy["spec"]["template"]["spec"]["containers"]
+    assert service["spec"]["selector"] == deploy["spec"]["template"]["metadata"]["labels"]
+    (port,) = service["spec"]["ports"]
+    assert (port["name"], port["port"], port["targetPort"]) == (
+        "bundle-endpoint",
+        443,
+        port["name"],
+    )
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    params = parse_args(container["args"])
+    assert params["bundle_endpoint_listen"] == f":{ports['bundle-endpoint']}" == ":8443"
+    assert params["bundle_endpoint_profile"] == "https_spiffe"
 
 
 def test_cluster_role_grants_exactly_what_the_signers_need(controller_docs) -> None:
