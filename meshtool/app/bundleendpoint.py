@@ -116,8 +116,8 @@ class BundleEndpoint:
         return int(self._server.sockets[0].getsockname()[1])
 
     @property
-    def serving(self) -> bool:
-        return self._server is not None and self._credentials() is not None
+    def listening(self) -> bool:
+        return self._server is not None
 
     async def start(self) -> None:
         base = server_context()

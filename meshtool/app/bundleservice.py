@@ -101,7 +101,7 @@ class BundleService:
             await self._clock.sleep(CHECK_INTERVAL)
 
     def problem(self) -> str | None:
-        why = self.credentials.problem
+        why = self.credentials.problem or (None if self.endpoint.listening else "not listening yet")
         return f"bundle endpoint ({self.profile}): {why}" if why else None
 
     def report(self) -> list[str]:
