@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
 
 from meshtool.api import anchorpaths, spiffebundle, trustbundle
+from meshtool.controllers import trustbundle as publisher
 from meshtool.pki import pem
 
 JSON = "application/json"
@@ -61,8 +62,8 @@ class Response:
 class Routes:
     """The endpoint's configuration: which signers it serves and how."""
 
-    spiffe_signer: str | None
-    """The signer whose bundle `/` serves; None when the spiffe signer is not enabled."""
+    spiffe_signer: str
+    """The signer whose bundle `/` serves."""
     signers: tuple[str, ...]
     sequence_annotation: str
     refresh_hint: int
@@ -85,8 +86,6 @@ def _route(routes: Routes, path: str) -> tuple[str, Callable[[Lookup], Response]
     if path == "/healthz":
         return HEALTH, lambda _: _text(200, "ok", HEALTH)
     if path == "/":
-        if routes.spiffe_signer is None:
-            return BUNDLE, None
         return BUNDLE, functools.partial(_bundle, routes, routes.spiffe_signer)
     parsed = anchorpaths.parse_path(path)
     if parsed is None or parsed[0] not in routes.signers:
@@ -99,7 +98,7 @@ def _bundle(routes: Routes, signer: str, bundles: Lookup) -> Response:
     have = bundles(signer)
     if have is None:
         return _text(503, f"the bundle of {signer} is not published yet", BUNDLE)
-    sequence = _sequence(have, routes.sequence_annotation)
+    sequence = publisher.read_sequence(have.annotations, routes.sequence_annotation)
     try:
         body = render_bundle(have.pem, sequence, routes.refresh_hint)
     except (pem.PemError, spiffebundle.BundleError) as exc:
@@ -116,11 +115,6 @@ def _anchors(signer: str, fmt: str, bundles: Lookup) -> Response:
     except pem.PemError as exc:
         return _text(503, f"the bundle of {signer} is unusable: {exc}", ANCHORS)
     return Response(200, body, PKCS7 if fmt == "p7c" else PEM, ANCHORS)
-
-
-def _sequence(have: trustbundle.TrustBundle, annotation: str) -> int | None:
-    value = have.annotations.get(annotation, "")
-    return int(value) if value.isascii() and value.isdigit() else None
 
 
 @functools.lru_cache(maxsize=16)

@@ -18,6 +18,7 @@ from meshtool.api import trustbundle
 from meshtool.app import bundleendpoint, bundleroutes, endpointcreds
 from meshtool.app.settings import ControllerSettings
 from meshtool.clock import Clock
+from meshtool.controllers import trustbundle as publisher
 from meshtool.controllers.metrics import Metrics
 from meshtool.pki import issue
 from meshtool.pki.capool import CA, CAPool
@@ -110,11 +111,12 @@ class BundleService:
         return [state + (f", certificate expires {expiry.isoformat()}" if expiry else "")]
 
     def _sequence(self) -> float:
-        have = self.lookup(self.routes.spiffe_signer or "")
+        have = self.lookup(self.routes.spiffe_signer)
         if have is None:
             return 0.0
-        value = have.annotations.get(self.routes.sequence_annotation, "")
-        return float(value) if value.isdigit() else 0.0
+        return float(
+            publisher.read_sequence(have.annotations, self.routes.sequence_annotation) or 0
+        )
 
     def _not_after(self) -> float:
         expiry = self.credentials.not_after
