@@ -32,11 +32,19 @@ def root_pem(*cas: pki_ca.CA) -> bytes:
 
 def svid(ca: pki_ca.CA, spiffe_id: str, *, ed: bool = False) -> bytes:
     """A credential bundle (PKCS#8 key, then chain) for an X509-SVID issued by `ca`."""
+    return _credential(ca, pki_issue.LeafProfile(uris=(spiffe_id,), extended_key_usages=_EKU), ed)
+
+
+def serving_credential(ca: pki_ca.CA) -> bytes:
+    """A credential bundle for a DNS-named serving certificate, as service-dns issues."""
+    return _credential(ca, pki_issue.LeafProfile(dns_names=("server.demo.svc",)), False)
+
+
+_EKU = (ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH)
+
+
+def _credential(ca: pki_ca.CA, profile: pki_issue.LeafProfile, ed: bool) -> bytes:
     key = ed25519.Ed25519PrivateKey.generate() if ed else ec.generate_private_key(ec.SECP256R1())
-    profile = pki_issue.LeafProfile(
-        uris=(spiffe_id,),
-        extended_key_usages=(ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH),
-    )
     leaf = pki_issue.issue_leaf(
         public_key=key.public_key(),
         profile=profile,
