@@ -94,7 +94,11 @@ def tls_source(settings: ClientSettings) -> source.Source[ssl.SSLContext]:
 
     def build(snaps: Mapping[str, source.Snapshot]) -> source.Loaded[ssl.SSLContext]:
         state = folder.parse(snaps)
-        return source.Loaded(tls.client_context(state, trust_domain=trust_domain), state.summary())
+        try:
+            context = tls.client_context(state, trust_domain=trust_domain)
+        except peer.NoBundle as exc:  # de-federated: nothing may verify the server any more
+            raise source.Withdrawn(str(exc)) from None
+        return source.Loaded(context, state.summary())
 
     if settings.credential_folder is not None:
         return source.Source(

@@ -87,7 +87,11 @@ def in_folder(folder: str) -> source.Files:
             names = os.listdir(folder)
         except OSError:
             names = []
-        found = {n: os.path.join(folder, n) for n in names if _is_trust_bundle(n)}
+        found = {
+            n: path
+            for n in names
+            if _is_trust_bundle(n) and os.path.exists(path := os.path.join(folder, n))
+        }  # a dangling link is a file the writer removed
         return {CREDENTIAL_BUNDLE: os.path.join(folder, CREDENTIAL_BUNDLE), **found}
 
     return files

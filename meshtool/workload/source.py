@@ -15,6 +15,9 @@ those files into a value with its `build` (a TLS context and what it was made fr
   builder may let OpenSSL load that same resolved path).
 * A build that fails (a half-written file, a key for another certificate, a bad trust bundle)
   is logged once, in one line, and the previous value stays current until the files change.
+  A build that raises `Withdrawn` read good files that leave nothing to use (a client whose
+  server's trust domain was de-federated): then there is no current value, so trust that was
+  taken away is not kept alive by the previous one.
 * Swapping is one attribute assignment. Users fetch `current()` once per connection, so open
   connections keep what they were accepted with and new handshakes use the new value.
 
@@ -40,6 +43,10 @@ _Stat = tuple[int, int, int, int] | None
 
 class InvalidMaterial(ValueError):
     """A credential or trust bundle file is incomplete or inconsistent."""
+
+
+class Withdrawn(InvalidMaterial):
+    """The files are good but leave nothing to build: the current value is dropped."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,10 +95,11 @@ class Source(Generic[C]):
         self._digests: dict[str, str] = {}
         self._rejected: list[tuple[str, str, _Stat]] | None = None
         self._current: C | None = None
+        self._withdrawn = ""
 
     def current(self) -> C:
         if self._current is None:
-            raise InvalidMaterial(f"no usable TLS material yet in {self._label}")
+            raise InvalidMaterial(self._withdrawn or f"no usable TLS material yet in {self._label}")
         return self._current
 
     def refresh(self) -> bool:
@@ -107,6 +115,11 @@ class Source(Generic[C]):
                 self._stats = stats
                 return False
             loaded = self._build(snaps)
+        except Withdrawn as exc:
+            self._stats, self._digests, self._current = stats, digests, None
+            self._withdrawn = f"{self._label}: {exc}"
+            log.warning("no TLS material to use in %s: %s", self._label, exc)
+            return True
         except (OSError, ValueError) as exc:  # includes InvalidMaterial and ssl.SSLError
             self._stats = stats  # retry only once the files change again
             self._reject(stats, exc)
@@ -114,6 +127,7 @@ class Source(Generic[C]):
         if {name: snapshot(s.path).digest for name, s in snaps.items()} != digests:
             return False  # rewritten while loading: the next refresh sees the final version
         self._stats, self._digests, self._current = stats, digests, loaded.value
+        self._withdrawn = ""
         log.info("loaded TLS material from %s: %s", self._label, loaded.summary)
         return True
 
