@@ -54,13 +54,6 @@ class Allowed:
     def permits(self, spiffe_id: spiffeid.SpiffeId) -> bool:
         return str(spiffe_id) in self.ids or spiffe_id.trust_domain in self.trust_domains
 
-    def peer_trust_domains(self) -> frozenset[str]:
-        """Every trust domain a permitted peer can be in."""
-        return self.trust_domains | {svid.parse_id(i).trust_domain for i in self.ids}
-
-    def __bool__(self) -> bool:
-        return bool(self.ids or self.trust_domains)
-
 
 def verify_chain(
     chain: Sequence[x509.Certificate],
