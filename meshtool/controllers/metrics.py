@@ -117,6 +117,11 @@ class Metrics:
         self.asyncio_tasks = self._gauge(
             "asyncio_tasks", "Tasks alive on the controller's event loop (steady unless leaking)."
         )
+        self.cluster_issuer = self._gauge(
+            "cluster_issuer_info",
+            "1, labelled with the cluster issuer certificates name (caIssuers; 'none' when off).",
+            ["issuer"],
+        )
 
     def watch_readiness(self, problems: Callable[[], list[str]]) -> None:
         """`meshtool_ready` follows `problems` (what /readyz lists): 1 when there are none."""

@@ -71,7 +71,11 @@ def test_the_refresh_fraction_reaches_every_signer_and_is_validated() -> None:
         refresh_fraction=0.1,
     )
     setups = components.build_signers(
-        settings, clock=FakeClock(), metrics=Metrics(), on_pool_change=lambda: None
+        settings,
+        clock=FakeClock(),
+        metrics=Metrics(),
+        on_pool_change=lambda: None,
+        cluster_issuer=None,
     )
     assert [s.signer.lifetime.refresh_fraction for s in setups] == [0.1, 0.1]
     bad = ControllerSettings(service_dns=settings.service_dns, refresh_fraction=1.0)
