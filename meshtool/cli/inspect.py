@@ -7,10 +7,10 @@ contents are shown under the object's name (`meshtool.cli.inputs`). For each
 certificate it prints subject, issuer, serial, validity, key type and fingerprint, the CA flag,
 the SANs, the SPIFFE ID, the issuing cluster's anchors URL (the AIA caIssuers URL meshtool
 puts under the cluster issuer) and the Kubernetes PodIdentity fields when present. When a DNS
-name is in one of the service-dns signer's other forms (a per-pod name under a headless Service, or a
-name under the cluster domain or a cross-cluster suffix), every DNS name is also explained
-(`meshtool.signers.dnsforms.describe`). Keys are described
-by type and public fingerprint only; key material is never printed.
+name is in one of the service-dns signer's other forms (a per-pod name under a headless
+Service, or a name under the cluster domain or a cross-cluster suffix), every DNS name is also
+explained (`meshtool.signers.dnsforms.describe`). Keys are described by type and public
+fingerprint only; key material is never printed.
 
 With `--trust-bundle`, it also verifies the chain against those anchors with
 `meshtool.pki.chain` (which, unlike cryptography's Web PKI verifier, accepts Ed25519) and exits
