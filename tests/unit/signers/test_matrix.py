@@ -189,3 +189,14 @@ def test_verification_is_not_vacuous(
         _verify("spiffe", stranger, chain, clock.now())
     with pytest.raises((verification.VerificationError, crypto.X509StoreContextError)):
         _verify("spiffe", pools[ca_type], chain, clock.now() + dt.timedelta(days=2))
+
+
+@pytest.mark.parametrize("signer", [ServiceDnsSigner(), SpiffeSigner(), PodIdentitySigner()])
+def test_without_a_cluster_issuer_a_leaf_names_none(
+    pools: dict[str, capool.CAPool], clock: FakeClock, signer: Signer
+) -> None:
+    request = requests.request(signer_name=signer.signer_name, key_type=KeyType.ECDSAP256)
+    decision = signer.decide(request, view=_view(), pool=pools["ecdsa-p256"], clock=clock)
+    assert isinstance(decision, decisions.Issued), decision
+    leaf = x509.load_pem_x509_certificate(decision.chain_pem.encode())
+    assert caissuers.urls(leaf) == ()
