@@ -1,11 +1,13 @@
 """From a leaf (or chain) alone to the issuing cluster's verified anchors. Pure but for `fetch`.
 
 `anchors_url(chain)` is the leaf's one caIssuers URL, which must be https (anchors fetched
-over plain HTTP could be anyone's). `verify_against(chain, url, body, now=)` decodes the
-fetched document in the format its URL names (`.p7c` DER PKCS#7 certs-only, or `.pem`) and
-verifies the chain against exactly those certificates with `meshtool.pki.chain.verify` (Ed25519
-too). `discover` composes them around an injected `fetch`. Every failure is a
-`DiscoveryError` whose message says which step failed.
+over plain HTTP could be anyone's); `issuing_cluster(url)` splits a meshtool anchors URL into
+the cluster issuer and the signer name (`meshtool.api.anchorpaths`).
+`verify_against(chain, url, body, now=)` decodes the fetched document in the format its URL
+names (`.p7c` DER PKCS#7 certs-only, or `.pem`) and verifies the chain against exactly those
+certificates with `meshtool.pki.chain.verify` (Ed25519 too). `discover` composes them
+around an injected `fetch`. Every failure is a `DiscoveryError` whose message says which step
+failed.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 
 from cryptography import x509
 
+from meshtool.api import anchorpaths
 from meshtool.pki import caissuers, chain
 
 Fetch = Callable[[str], Awaitable[bytes]]
@@ -48,6 +51,13 @@ def anchors_url(certs: Sequence[x509.Certificate]) -> str:
     if parts.scheme != "https" or not parts.hostname:
         raise DiscoveryError(f"the leaf's caIssuers URL {url!r} is not an https URL")
     return url
+
+
+def issuing_cluster(url: str) -> tuple[str, str] | None:
+    """(issuer, signer name) of a meshtool anchors URL; None for any other URL."""
+    issuer, sep, rest = url.partition(anchorpaths.PREFIX)
+    parsed = anchorpaths.parse_path(sep + rest) if sep and issuer else None
+    return None if parsed is None else (issuer, parsed[0])
 
 
 def verify_against(

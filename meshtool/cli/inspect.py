@@ -172,7 +172,13 @@ def _name_form_lines(dns: list[str]) -> list[str]:
 
 
 def _issuer_lines(cert: x509.Certificate) -> list[str]:
-    return [f"  issuer URL:  {url}" for url in caissuers.urls(cert)]
+    lines = []
+    for url in caissuers.urls(cert):
+        lines.append(f"  issuer URL:  {url}")
+        cluster = discovery.issuing_cluster(url)
+        if cluster is not None:
+            lines.append(f"    issuing cluster {cluster[0]}, signer {cluster[1]}")
+    return lines
 
 
 def _pod_identity_lines(cert: x509.Certificate) -> list[str]:

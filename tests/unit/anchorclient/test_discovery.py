@@ -78,3 +78,13 @@ def test_garbage_anchors_and_no_chain_are_errors(clock) -> None:
         discovery.verify_against(certs, URL, b"<html>", now=clock.now())
     with pytest.raises(discovery.DiscoveryError, match="no certificate"):
         discovery.anchors_url(())
+
+
+def test_a_meshtool_anchors_url_names_the_cluster_and_signer() -> None:
+    assert discovery.issuing_cluster(URL) == (ISSUER, chains.SIGNER)
+    assert discovery.issuing_cluster(anchorpaths.url(ISSUER, chains.SIGNER, "pem")) == (
+        ISSUER,
+        chains.SIGNER,
+    )
+    assert discovery.issuing_cluster("https://ca.example/intermediate.p7c") is None
+    assert discovery.issuing_cluster(anchorpaths.path(chains.SIGNER)) is None

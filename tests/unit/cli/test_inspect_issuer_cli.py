@@ -44,6 +44,7 @@ def test_the_issuer_url_is_shown(tmp_path) -> None:
     assert result.exit_code == 0, result.output
     url = anchorpaths.url("https://issuer.example", chains.SIGNER)
     assert f"  issuer URL:  {url}\n" in result.output
+    assert f"    issuing cluster https://issuer.example, signer {chains.SIGNER}\n" in result.output
 
 
 def test_a_leaf_without_an_issuer_shows_none(tmp_path) -> None:
