@@ -110,3 +110,18 @@ def test_name_forms_come_from_the_settings() -> None:
         "clusterset.local": ".clusterset.local",
     }
     assert ControllerSettings().name_forms().allowed == {"svc": ""}
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("discover", None),
+        ("none", None),
+        ("https://oidc.example/cluster-a", None),
+        ("http://oidc.example", "--cluster-issuer: 'http://oidc.example' is not an https URL"),
+        ("discovr", "--cluster-issuer: 'discovr' is not an https URL"),
+    ],
+)
+def test_the_cluster_issuer_is_validated(value: str, problem: str | None) -> None:
+    found = dataclasses.replace(USABLE, cluster_issuer=value).validate()
+    assert found == problem or (problem is not None and (found or "").startswith(problem))
