@@ -3,11 +3,10 @@
 Start-up order: connect and discover which certificates.k8s.io versions serve PCRs and CTBs
 (exit with the needed feature gate and --runtime-config if none); resolve the cluster issuer
 (`--cluster-issuer`, discovered from kube-apiserver by default) and build the signers, which
-name it in every leaf; load the CA pools (a bad
-pool is not fatal: `/readyz` stays red and the watcher keeps trying); start informers and wait
-for their first lists; then start the workers, the trust-bundle publisher, the Lease
-heartbeat and the membership watcher, all in one TaskGroup. Cancellation (SIGTERM/SIGINT)
-stops everything cleanly.
+name it in every leaf; load the CA pools (a bad pool is not fatal: `/readyz` stays red and the
+watcher keeps trying); start informers and wait for their first lists; then start the
+workers, the trust-bundle publisher, the Lease heartbeat and the membership watcher, all in
+one TaskGroup. Cancellation (SIGTERM/SIGINT) stops everything cleanly.
 
 Event wiring: a PCR change enqueues its key; a Service change wakes the requests held on the
 Services of its namespace, on that Service, or on its selector anchor before or after the
