@@ -48,7 +48,7 @@ async def get(
             return await _get(url, context, timeout, max_bytes)
     except TimeoutError:
         raise FetchError(f"GET {url}: no complete answer within {timeout:g} s") from None
-    except httpx2.HTTPError as exc:
+    except (httpx2.HTTPError, httpx2.InvalidURL) as exc:
         raise FetchError(f"GET {url}: {exc or type(exc).__name__}") from exc
 
 

@@ -54,3 +54,8 @@ async def test_a_slow_body_is_cut_at_the_timeout(server) -> None:
 async def test_an_unreadable_ca_file_is_an_error(tmp_path) -> None:
     with pytest.raises(fetch.FetchError, match="cannot load CA file"):
         await fetch.get("https://127.0.0.1:1/x", ca_file=tmp_path / "missing.pem")
+
+
+async def test_an_unusable_url_is_a_fetch_error() -> None:
+    with pytest.raises(fetch.FetchError, match="Invalid port"):
+        await fetch.get("https://[::1/x")
