@@ -28,6 +28,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509 import verification
+from cryptography.x509.oid import AuthorityInformationAccessOID
 
 from meshtool.api import trustbundle
 from meshtool.pki import capool, pem
@@ -141,6 +142,8 @@ def _check_per_domain(
 ) -> None:
     client_chain = _chain(client)
     server_chain = _chain(server)
+    report.fact("client SVID", _describe_leaf(client_chain[0]))
+    report.fact("server SVID", _describe_leaf(server_chain[0]))
     peer_of_server = (server / federation.bundle_file(east_td)).read_bytes()
     own_of_server = (server / federation.bundle_file(west_td)).read_bytes()
     peer_of_client = (client / federation.bundle_file(west_td)).read_bytes()
@@ -232,6 +235,23 @@ async def _defederate(report: Report, scene: Scene) -> None:
         "the same call is refused naming the trust domain",
         not refused.ok and west_td in refused.output,
     )
+
+
+def _describe_leaf(leaf: x509.Certificate) -> str:
+    """Its SPIFFE ID and the issuing cluster's anchors URL (AIA caIssuers), if it names one."""
+    ext = leaf.extensions
+    san = ext.get_extension_for_class(x509.SubjectAlternativeName).value
+    ids = ", ".join(san.get_values_for_type(x509.UniformResourceIdentifier))
+    try:
+        aia = ext.get_extension_for_class(x509.AuthorityInformationAccess).value
+    except x509.ExtensionNotFound:
+        return f"{ids} (no caIssuers URL)"
+    urls = [
+        str(d.access_location.value)
+        for d in aia
+        if d.access_method == AuthorityInformationAccessOID.CA_ISSUERS
+    ]
+    return f"{ids}, caIssuers {', '.join(urls) or '(none)'}"
 
 
 def _chain(folder: Path) -> tuple[x509.Certificate, ...]:

@@ -108,3 +108,11 @@ def test_the_clients_output():
     refused = "meshtool: error: no trust bundle for trust domain 'west.test'\n\n"
     assert federationstory._request_line(refused) == refused.strip()
     assert federationstory._last_line("") == "(no output)"
+
+
+def test_a_leaf_is_described_by_its_id_and_issuer_url():
+    east = _ca("east.test")
+    leaf = _svid(east, "spiffe://east.test/ns/f/sa/client")
+    assert federationstory._describe_leaf(leaf) == (
+        "spiffe://east.test/ns/f/sa/client (no caIssuers URL)"
+    )
