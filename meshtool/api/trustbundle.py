@@ -32,6 +32,7 @@ class TrustBundle:
     labels: Mapping[str, str] = field(default_factory=dict)
     pem: str = ""
     resource_version: str = ""
+    annotations: Mapping[str, str] = field(default_factory=dict)
 
 
 def bundle_name(signer_name: str, suffix: str = PRIMARY_SUFFIX) -> str:
@@ -79,6 +80,7 @@ def parse(obj: Mapping[str, object]) -> TrustBundle:
         labels=_labels(meta.get("labels"), name),
         pem=_string(spec, "trustBundle", name, "spec."),
         resource_version=_string(meta, "resourceVersion", name, "metadata."),
+        annotations=_labels(meta.get("annotations"), name, "metadata.annotations"),
     )
 
 
@@ -96,11 +98,11 @@ def _string(obj: Mapping[str, object], field: str, name: str, prefix: str) -> st
     return value
 
 
-def _labels(value: object, name: str) -> dict[str, str]:
+def _labels(value: object, name: str, field: str = "metadata.labels") -> dict[str, str]:
     if value is None:
         return {}
     if not isinstance(value, Mapping) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in value.items()
     ):
-        raise MalformedObject(wire.CTB_KIND, name, "metadata.labels", "want a map of strings")
+        raise MalformedObject(wire.CTB_KIND, name, field, "want a map of strings")
     return dict(value)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from meshtool.api import objects, pcr, trustbundle, types
+from meshtool.api import federation, objects, pcr, trustbundle, types
 from meshtool.app.poolwatch import PoolWatcher
 from meshtool.app.settings import ControllerSettings
 from meshtool.clock import Clock
@@ -76,7 +76,11 @@ def build_signers(
             spiffe.SpiffeSigner(
                 signer_name=signer_names.spiffe, trust_domain=td, keys=keys, lifetime=lifetime
             ),
-            {signer_names.spiffe_canarying_label: live, signer_names.spiffe_trust_domain_label: td},
+            {
+                signer_names.spiffe_canarying_label: live,
+                signer_names.spiffe_trust_domain_label: td,
+                **federation.spiffe_delivery_labels(td, td),
+            },
         ),
         "pod-identity": (
             podidentity.PodIdentitySigner(
