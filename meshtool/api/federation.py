@@ -39,7 +39,7 @@ FEDERATED = "federated"
 """The first label of every federated CTB name suffix: the publisher leaves these alone."""
 
 _TRUST_DOMAIN = re.compile(r"^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$")
-_SPIFFE_ID = re.compile(r"^spiffe://([a-z0-9._-]+)((/[A-Za-z0-9._-]+)*)$")
+_SPIFFE_ID = re.compile(r"^spiffe://([a-z0-9._-]+)((/[A-Za-z0-9._-]+)+)$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
 

@@ -54,6 +54,11 @@ README_FLAGS = [
     "--metrics-auth",
     "--log-format",
     "--log-level",
+    "--federation",
+    "--federation-ca-file",
+    "--federation-min-refresh",
+    "--federation-max-refresh",
+    "--federation-fetch-timeout",
 ]
 
 

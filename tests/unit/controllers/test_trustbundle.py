@@ -56,3 +56,11 @@ def test_enabled_signer_without_a_loaded_pool_keeps_its_bundle():
     specs = [BundleSpec(SPIFFE, {}, None)]
     todo = plan(desired_bundles(specs), [have], managed_signers=MANAGED, keep_signers={SPIFFE})
     assert todo.empty
+
+
+def test_federated_bundles_of_our_signer_are_left_alone():
+    want = desired_bundles([BundleSpec(SPIFFE, {}, pool())])
+    peer = bundle("row-major.net:spiffe:federated.peer.example", SPIFFE, "pem")
+    hashed = bundle("row-major.net:spiffe:federated-sha256.00ff", SPIFFE, "pem")
+    todo = plan(want, [peer, hashed], managed_signers=MANAGED, keep_signers=set())
+    assert todo.delete == [] and todo.update == []
