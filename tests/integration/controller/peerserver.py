@@ -5,7 +5,8 @@
 a separate web CA). `answer` says what the next requests get: a good bundle (`good`), bad
 content, a huge or slow body, redirects. `tls` swaps the certificate presented, through the
 SNI callback, so a test can turn the TLS side bad without restarting the server. Every request
-is recorded (`requests`: monotonic times), so tests can tell that a retry happened.
+is recorded (`requests`: monotonic times) and every TLS handshake counted (`handshakes`), so
+tests can tell that a retry happened even when TLS refused it.
 """
 
 from __future__ import annotations
@@ -42,9 +43,13 @@ def authority(name: str, *, ca: bool = True, expired: bool = False) -> Authority
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
     now = dt.datetime.now(dt.UTC)
-    start, end = (now - dt.timedelta(days=3), now - dt.timedelta(days=1)) if expired else (
-        now - dt.timedelta(minutes=5),
-        now + dt.timedelta(days=2),
+    start, end = (
+        (now - dt.timedelta(days=3), now - dt.timedelta(days=1))
+        if expired
+        else (
+            now - dt.timedelta(minutes=5),
+            now + dt.timedelta(days=2),
+        )
     )
     usage = x509.KeyUsage(
         digital_signature=not ca, content_commitment=False, key_encipherment=False,
@@ -84,7 +89,9 @@ def svid(ca: Authority, spiffe_id: str) -> Authority:
             critical=True,
         )
         .add_extension(
-            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]),
+            x509.ExtendedKeyUsage(
+                [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
+            ),
             critical=False,
         )
         .add_extension(
@@ -99,7 +106,9 @@ def bundle_json(*certs: x509.Certificate, sequence: int | None, hint: int | None
     return spiffebundle.encode(spiffebundle.SpiffeBundle(certs, sequence, hint))
 
 
-def response(body: bytes, *, status: str = "200 OK", headers: dict[str, str] | None = None) -> bytes:
+def response(
+    body: bytes, *, status: str = "200 OK", headers: dict[str, str] | None = None
+) -> bytes:
     head = {"Content-Type": "application/json", "Content-Length": str(len(body))}
     head |= headers or {}
     lines = "".join(f"{k}: {v}\r\n" for k, v in head.items())
@@ -124,6 +133,8 @@ class PeerServer:
         self._server: asyncio.Server | None = None
         self._contexts: dict[str, ssl.SSLContext] = {}
         self.tls = "spiffe"
+        self.handshakes = 0
+        """TLS handshakes begun: counts attempts that never got as far as a request."""
 
     # -- what the endpoint presents ---------------------------------------------------------
 
@@ -149,6 +160,7 @@ class PeerServer:
         }
 
     def _pick(self, sslobj: ssl.SSLObject, server_name: str | None, _: ssl.SSLContext) -> None:
+        self.handshakes += 1
         sslobj.context = self._contexts[self.tls]
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -176,7 +188,7 @@ class PeerServer:
             else:
                 writer.write(self.answer(path))
                 await writer.drain()
-        except (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError, ssl.SSLError):
+        except (TimeoutError, OSError, asyncio.IncompleteReadError, ssl.SSLError):
             pass
         finally:
             writer.close()
@@ -184,7 +196,9 @@ class PeerServer:
                 await writer.wait_closed()
 
     async def _drip(self, writer: asyncio.StreamWriter) -> None:
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n")
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n"
+        )
         for _ in range(120):
             writer.write(b" ")
             await writer.drain()
