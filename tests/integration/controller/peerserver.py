@@ -159,6 +159,12 @@ class PeerServer:
             "web": self._context(web.cert, web.key),
         }
 
+    def present(self, ca: Authority) -> None:
+        """From now on, present an endpoint SVID issued by `ca` (the peer rotated its CA)."""
+        leaf = svid(ca, self.endpoint_id)
+        self._contexts["rotated"] = self._context(leaf.cert, leaf.key)
+        self.tls = "rotated"
+
     def _pick(self, sslobj: ssl.SSLObject, server_name: str | None, _: ssl.SSLContext) -> None:
         self.handshakes += 1
         sslobj.context = self._contexts[self.tls]

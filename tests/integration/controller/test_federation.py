@@ -32,6 +32,7 @@ FTD = Resource("meshtool.row-major.net", "v1alpha1", "federatedtrustdomains", Fa
 HINT = 3
 FAST = ["--federation", "--federation-min-refresh", "1", "--federation-fetch-timeout", "2"]
 SIGNER = "row-major.net/spiffe"
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest_asyncio.fixture
@@ -276,3 +277,76 @@ async def warning_reasons(kube: KubeClient, name: str) -> set[str]:
         for e in listed.items
         if (e.get("regarding") or {}).get("name") == name and e.get("type") == "Warning"
     }
+
+
+async def test_after_a_restart_the_published_bundle_authenticates_the_rotated_endpoint(
+    kube, ctb_version, start_controller, peer, federate
+):
+    """https_spiffe trusts the peer's *current* bundle: after the peer moves to a new CA, the
+    bootstrap bundle (old CA only) no longer verifies the endpoint, but the published CTB does,
+    also for a freshly started controller, which reads it back from the CTB."""
+    name = await federate(peer)
+    first = await start_controller(*FAST)
+    await wait_published(kube, ctb_version, peer, sequence=1)
+    successor = peerserver.authority(f"{peer.trust_domain} root 2")
+    body = bundle_json(successor.cert, sequence=2, hint=HINT)
+    peer.answer = lambda path: response(body)
+    bundle = await wait_published(kube, ctb_version, peer, sequence=2)
+    assert ders(bundle) == {der(successor.cert)}
+    first.stop()
+    peer.present(successor)
+    peer.answer = lambda path: response(bundle_json(successor.cert, sequence=3, hint=HINT))
+    second = await start_controller(*FAST, name="restarted")
+    bundle = await wait_published(kube, ctb_version, peer, sequence=3)
+    assert ders(bundle) == {der(successor.cert)}
+    assert second.metric_sum("meshtool_federation_fetches_total", result="tls") == 0
+    # A lower sequence than the published one is refused and changes nothing.
+    peer.answer = lambda path: response(bundle_json(successor.cert, sequence=2, hint=HINT))
+
+    async def refused() -> bool:
+        return second.metric_sum("meshtool_federation_fetches_total", result="stale_sequence") > 0
+
+    await eventually(refused, timeout=30, what="the stale bundle refused")
+    assert "lower than the published 3" in (await status(kube, name))["lastError"]
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        ({"trustDomain": "Upper.example"}, "spec.trustDomain"),
+        ({"trustDomain": "a" * 64}, "spec.trustDomain"),
+        ({"bundleEndpointURL": "http://peer.example/"}, "https"),
+        ({"bundleEndpointProfile": {"type": "https_spiffe"}}, "endpointSPIFFEID"),
+        (
+            {"bundleEndpointProfile": {"type": "https_web", "endpointSPIFFEID": "spiffe://p/x"}},
+            "endpointSPIFFEID",
+        ),
+        (
+            {"bundleEndpointProfile": {"type": "https_spiffe", "endpointSPIFFEID": "http://p/x"}},
+            "endpointSPIFFEID",
+        ),
+        ({"bundleEndpointProfile": {"type": "https_other"}}, "type"),
+    ],
+)
+async def test_the_crd_refuses_bad_specs_with_a_clear_message(kube, kubectl, change, says):
+    kubectl("apply", "-f", str(REPO / "controller-manifests" / "federatedtrustdomain-crd.yaml"))
+    spec = {
+        "trustDomain": "peer.example",
+        "bundleEndpointURL": "https://peer.example/",
+        "bundleEndpointProfile": {"type": "https_web"},
+    } | change
+    body = {"apiVersion": FTD.api_version, "kind": "FederatedTrustDomain"}
+    body |= {"metadata": {"name": f"bad-{secrets.token_hex(3)}"}, "spec": spec}
+
+    async def established() -> bool:
+        try:
+            await kube.list(FTD)
+        except errors.NotFound:
+            return False
+        return True
+
+    await eventually(established, timeout=30, what="the CRD served")
+    with pytest.raises(errors.ApiError) as refused:
+        await kube.create(FTD, body)
+    assert refused.value.code == 422
+    assert says in str(refused.value)
