@@ -250,7 +250,12 @@ async def test_bad_input_changes_nothing_published_and_is_retried_on_time(
     async def failed(times: int) -> bool:
         return failures() >= times
 
+    async def reported() -> bool:
+        return "lastError" in await status(kube, name)
+
     await eventually(lambda: failed(1), timeout=30, what=f"a {reason} failure")
+    # The metric counts before the status write: wait for the status too.
+    await eventually(reported, timeout=30, what="the failure on the status")
     found = await status(kube, name)
     assert says in found["lastError"], found
     assert ready(found)["status"] == "False" and ready(found)["reason"] == "FetchFailed"
@@ -304,10 +309,11 @@ async def test_after_a_restart_the_published_bundle_authenticates_the_rotated_en
     peer.answer = lambda path: response(bundle_json(successor.cert, sequence=2, hint=HINT))
 
     async def refused() -> bool:
-        return second.metric_sum("meshtool_federation_fetches_total", result="stale_sequence") > 0
+        return "lower than the published 3" in (await status(kube, name)).get("lastError", "")
 
     await eventually(refused, timeout=30, what="the stale bundle refused")
-    assert "lower than the published 3" in (await status(kube, name))["lastError"]
+    assert second.metric_sum("meshtool_federation_fetches_total", result="stale_sequence") > 0
+    assert ders(await wait_published(kube, ctb_version, peer, sequence=3)) == {der(successor.cert)}
 
 
 @pytest.mark.parametrize(
