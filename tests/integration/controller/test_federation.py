@@ -134,6 +134,11 @@ async def test_a_good_fetch_publishes_then_updates_then_de_federation_deletes(
         "k8s.spiffe.io/workload-trust-domain": "cluster.local",
         "k8s.spiffe.io/peer-trust-domain": peer.trust_domain,
     }
+
+    async def status_at(sequence: int) -> bool:
+        return (await status(kube, name)).get("sequence") == sequence
+
+    await eventually(lambda: status_at(1), timeout=30, what="the status at sequence 1")
     found = await status(kube, name)
     assert found["sequence"] == 1 and found["refreshHint"] == HINT
     assert ready(found)["status"] == "True" and "lastError" not in found
@@ -152,6 +157,7 @@ async def test_a_good_fetch_publishes_then_updates_then_de_federation_deletes(
     peer.answer = good(peer, sequence=2, extra=(successor.cert,))
     bundle = await wait_published(kube, ctb_version, peer, sequence=2)
     assert ders(bundle) == {der(peer.ca.cert), der(successor.cert)}
+    await eventually(lambda: status_at(2), timeout=30, what="the status at sequence 2")
     assert (
         proc.metric_sum("meshtool_federation_published_sequence", trust_domain=peer.trust_domain)
         == 2
