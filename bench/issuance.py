@@ -8,11 +8,18 @@ P-256 key. The controller runs as a separate process. It measures:
 - time from the first PCR create to the last Issued status seen on a watch, and throughput;
 - latency per PCR, from its create call returning to its Issued status arriving on the watch;
 - controller CPU seconds per PCR and peak RSS (from /proc);
-- a ceiling, in the same run: the rate at which a minimal client writes precomputed Issued
-  statuses (same HTTP stack, same concurrency) to PCRs of a signer nobody runs.
+- the ceiling, in the same run (`goceiling.py`): a Go client-go program writing precomputed
+  Issued statuses, rate limit lifted, while simulated kubelets create the requests, as in the
+  controller's run; the ratio is against it. The Python writer of the same statuses (the
+  controller's HTTP stack) stays as a second figure;
+- watches the apiserver terminated for not keeping up (`apiserver_terminated_watchers_total`
+  for podcertificaterequests, read before and after the controller's run).
 
-The last line is machine-readable:
-`bench: pcr_per_s=<n> ceiling_per_s=<n> ratio=<r> p99_ms=<n> rss_mb=<n>`.
+`--steady-rate R --steady-seconds S` replaces the burst by creates at a fixed rate (R per second
+for S seconds) and reports creation-to-Issued latency at that load.
+
+The last line is machine-readable: `bench: pcr_per_s=<n> ceiling_per_s=<n> ratio=<r>
+cpu_ms_per_pcr=<n> p99_ms=<n> rss_mb=<n> terminated_watches=<n>`.
 
 This script runs the control plane and the controller and reports; the load itself (the fleet
 of simulated kubelets, PCR bodies, the Issued watch and the ceiling) is `pcrload.py`, beside it.
@@ -24,17 +31,20 @@ import argparse
 import asyncio
 import shutil
 import statistics
+import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pcrload import Fleet, bodies_for, ceiling, create_all, watch_issued
+from goceiling import go_ceiling, terminated_watchers
+from pcrload import Fleet, bodies_for, ceiling, create_all, create_paced, watch_issued
 
 from meshtool.clock import SystemClock
 from meshtool.kube import resources
 from meshtool.pki import capool
-from meshtool.testing import nodeapi, pcrforms
+from meshtool.testing import nodeapi, pcrforms, processes
 from meshtool.testing.controllerproc import ControllerProcess
 from meshtool.testing.controlplane import ControlPlane
 
@@ -85,12 +95,15 @@ async def measure(
     pool = capool.new_pool(ca_id="1", name=SIGNER, clock=SystemClock())
     pool_file = work / "spiffe-pool.json"
     pool_file.write_bytes(capool.dump(pool))
-    log(f"ceiling: writing {args.pods} precomputed statuses")
-    ceiling_rate = await ceiling(fl, version, form, args.pods, args.workers, pool)
+    log(f"ceiling: a Go client writing {args.pods} precomputed statuses as kubelets create them")
+    go_rate = await go_ceiling(cp, fl, version, form, args.pods, args.go_concurrency, pool, work)
+    log(f"ceiling: the Python writer, {args.pods} precomputed statuses")
+    py_rate = await ceiling(fl, version, form, args.pods, args.workers, pool)
+    ceilings = Ceilings(go_rate, py_rate)
     log(f"creating {args.pods} pods on {args.nodes} nodes")
     targets = await fl.pods("pod", args.pods, SIGNER)
     bodies = bodies_for(targets, SIGNER, version, form)
-    controller = ControllerProcess(
+    controller = (ProfiledController if args.profile else ControllerProcess)(
         [
             "--kubeconfig",
             str(cp.kubeconfig),
@@ -108,36 +121,68 @@ async def measure(
         ],
         workdir=work,
     )
+    if isinstance(controller, ProfiledController):
+        controller.output = Path(args.profile).resolve()
     controller.start()
     try:
         await controller.wait_ready()
-        await report(args, fl, version, bodies, controller, ceiling_rate)
+        await report(args, cp, fl, version, bodies, controller, ceilings)
     finally:
         controller.stop()
 
 
+class ProfiledController(ControllerProcess):
+    """The controller under cProfile (`--profile FILE`), which writes FILE when it stops."""
+
+    output = Path("controller.prof")
+
+    def start(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        command = [sys.executable, "-m", "cProfile", "-o", str(self.output), "-m", "meshtool"]
+        self.child = processes.Child(
+            self.name, [*command, "controller", *self.args], self.workdir / f"{self.name}.log"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Ceilings:
+    go: float
+    python: float
+
+
 async def report(
     args: argparse.Namespace,
+    cp: ControlPlane,
     fl: Fleet,
     version: str,
     bodies: list[JSON],
     controller: ControllerProcess,
-    ceiling_rate: float,
+    ceilings: Ceilings,
 ) -> None:
     resource = resources.pod_certificate_requests(version)
     cpu0 = controller.cpu_seconds()
+    terminated0 = await terminated_watchers(cp, "podcertificaterequests")
     watcher = asyncio.create_task(watch_issued(fl.admin, resource, SIGNER, len(bodies)))
     await asyncio.sleep(0.5)  # let the watch open before the first create
     started = time.monotonic()
-    created = await create_all(fl, resource, bodies, concurrency=64)
+    if args.steady_rate:
+        created = await create_paced(fl, resource, bodies, rate=args.steady_rate)
+    else:
+        created = await create_all(fl, resource, bodies, concurrency=64)
     create_rate = len(bodies) / (max(t for t, _ in created.values()) - started)
-    issued = await asyncio.wait_for(watcher, timeout=600)
+    issued = await asyncio.wait_for(watcher, timeout=1800)
     cpu = controller.cpu_seconds() - cpu0
+    terminated = await terminated_watchers(cp, "podcertificaterequests") - terminated0
     finished = max(issued.values())
     latencies = [(issued[name] - t) * 1000 for name, (t, _) in created.items()]
     elapsed = finished - started
     rate = len(bodies) / elapsed
     writes = controller.metric_sum("meshtool_status_writes_total", result="written")
+    outcomes = {
+        key.partition("result=")[2].split('"')[1]: value
+        for key, value in controller.metrics().items()
+        if key.startswith("meshtool_status_writes_total{")
+    }
     rows = [
         ("PCRs", f"{len(bodies)}"),
         ("nodes", f"{args.nodes}"),
@@ -150,15 +195,20 @@ async def report(
         ("controller CPU", f"{cpu:.2f} s ({cpu / len(bodies) * 1000:.2f} ms/PCR)"),
         ("controller peak RSS", f"{controller.peak_rss_mb():.0f} MB"),
         ("status writes (controller)", f"{writes:.0f}"),
-        ("ceiling (precomputed writes)", f"{ceiling_rate:.0f} PCR/s"),
-        ("ratio", f"{rate / ceiling_rate:.2f}"),
+        ("status write attempts", ", ".join(f"{k} {v:.0f}" for k, v in sorted(outcomes.items()))),
+        ("ceiling: Go client-go writer", f"{ceilings.go:.0f} PCR/s"),
+        ("ceiling: Python writer", f"{ceilings.python:.0f} PCR/s"),
+        ("ratio (to the Go ceiling)", f"{rate / ceilings.go:.2f}"),
+        ("ratio (to the Python ceiling)", f"{rate / ceilings.python:.2f}"),
+        ("terminated PCR watches", f"{terminated:.0f}"),
     ]
     width = max(len(k) for k, _ in rows)
     print("\n".join(f"  {k.ljust(width)}  {v}" for k, v in rows))
     print(
-        f"bench: pcr_per_s={rate:.0f} ceiling_per_s={ceiling_rate:.0f} "
-        f"ratio={rate / ceiling_rate:.2f} p99_ms={percentile(latencies, 0.99):.0f} "
-        f"rss_mb={controller.peak_rss_mb():.0f}",
+        f"bench: pcr_per_s={rate:.0f} ceiling_per_s={ceilings.go:.0f} "
+        f"ratio={rate / ceilings.go:.2f} cpu_ms_per_pcr={cpu / len(bodies) * 1000:.2f} "
+        f"p99_ms={percentile(latencies, 0.99):.0f} rss_mb={controller.peak_rss_mb():.0f} "
+        f"terminated_watches={terminated:.0f}",
         flush=True,
     )
 
@@ -169,7 +219,14 @@ def main() -> None:
     parser.add_argument("--nodes", type=int, default=20)
     parser.add_argument("--workers", type=int, default=16)
     parser.add_argument("--version", default="1.37")
-    asyncio.run(run(parser.parse_args()))
+    parser.add_argument("--profile", help="run the controller under cProfile, writing here")
+    parser.add_argument("--go-concurrency", type=int, default=64, help="Go ceiling writers")
+    parser.add_argument("--steady-rate", type=float, default=0.0, help="PCR creates per second")
+    parser.add_argument("--steady-seconds", type=float, default=60.0)
+    args = parser.parse_args()
+    if args.steady_rate:
+        args.pods = round(args.steady_rate * args.steady_seconds)
+    asyncio.run(run(args))
 
 
 if __name__ == "__main__":

@@ -21,10 +21,10 @@ from meshtool.clock import SystemClock
 from meshtool.kube import resources
 from meshtool.kube.client import KubeClient
 from meshtool.pki import capool, issue
-from meshtool.testing import pcrforms
+from meshtool.testing import fleet, pcrforms
 from meshtool.testing.burst import NAMESPACE, Fleet, bodies_for, create_all
 
-__all__ = ["Fleet", "bodies_for", "ceiling", "create_all", "watch_issued"]
+__all__ = ["Fleet", "bodies_for", "ceiling", "create_all", "create_paced", "watch_issued"]
 CEILING_SIGNER = "bench.meshtool.invalid/ceiling"
 JSON = dict[str, Any]
 
@@ -50,6 +50,23 @@ async def watch_issued(
             if len(seen) >= count:
                 break
     return seen
+
+
+async def create_paced(
+    fl: Fleet, resource: resources.Resource, bodies: list[JSON], *, rate: float
+) -> dict[str, tuple[float, JSON]]:
+    """Create `bodies` at `rate` per second (the i-th at start + i/rate), as kubelets would
+    under steady load; {name: (monotonic time the create returned, object)}."""
+    created: dict[str, tuple[float, JSON]] = {}
+    start = time.monotonic()
+
+    async def one(index: int, body: JSON) -> None:
+        await asyncio.sleep(max(0.0, start + index / rate - time.monotonic()))
+        obj = await fleet.create_as_node(fl.node_clients[body["spec"]["nodeName"]], resource, body)
+        created[obj["metadata"]["name"]] = (time.monotonic(), obj)
+
+    await asyncio.gather(*(one(i, b) for i, b in enumerate(bodies)))
+    return created
 
 
 def _note(obj: JSON, seen: dict[str, float]) -> None:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build the Kubernetes binaries the integration tests need, helm for the chart tests, promtool
-# for the monitoring tests and toxiproxy (the fault suite's TCP fault proxy), if Go is here.
+# for the monitoring tests, toxiproxy (the fault suite's TCP fault proxy) and spiffebundle-check
+# (go-spiffe, for the bundle endpoint tests), if Go is here.
 # Under CI a missing Go is an error; on a developer machine the tests skip with a message instead.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -18,3 +19,4 @@ fi
 [[ -n "${MESHTOOL_HELM:-}" ]] || "$ROOT/hack/helm-binary.sh"
 [[ -n "${MESHTOOL_PROMTOOL:-}" ]] || "$ROOT/hack/promtool.sh" >/dev/null
 "$ROOT/hack/toxiproxy.sh"
+"$ROOT/hack/spiffebundle-check.sh" >/dev/null

@@ -169,9 +169,7 @@ def spiffe_delivery_labels(own_trust_domain: str, peer_trust_domain: str) -> dic
     }
 
 
-def sequence_annotation(domain: str) -> str:
-    return f"spiffe.{domain}/bundle-sequence"
-
-
 def refresh_hint_annotation(domain: str) -> str:
+    """Beside `signers.names.SignerNames.spiffe_bundle_sequence_annotation` on a federated CTB:
+    the peer bundle's `spiffe_refresh_hint`."""
     return f"spiffe.{domain}/refresh-hint"

@@ -41,14 +41,23 @@ def bundle_name(signer_name: str, suffix: str = PRIMARY_SUFFIX) -> str:
 
 
 def ctb_body(
-    *, version: str, name: str, signer_name: str, labels: Mapping[str, str], pem: str
+    *,
+    version: str,
+    name: str,
+    signer_name: str,
+    labels: Mapping[str, str],
+    pem: str,
+    annotations: Mapping[str, str] | None = None,
 ) -> wire.ClusterTrustBundle:
     if version not in PREFERENCE:
         raise ValueError(f"unknown ClusterTrustBundle version {version!r}")
+    meta: wire.CTBMeta = {"name": name, "labels": dict(labels)}
+    if annotations:
+        meta["annotations"] = dict(annotations)
     return {
         "apiVersion": f"{wire.GROUP}/{version}",
         "kind": wire.CTB_KIND,
-        "metadata": {"name": name, "labels": dict(labels)},
+        "metadata": meta,
         "spec": {"signerName": signer_name, "trustBundle": pem},
     }
 
@@ -77,7 +86,7 @@ def parse(obj: Mapping[str, object]) -> TrustBundle:
     return TrustBundle(
         name=name,
         signer_name=_string(spec, "signerName", name, "spec."),
-        labels=_labels(meta.get("labels"), name),
+        labels=_labels(meta.get("labels"), name, "metadata.labels"),
         pem=_string(spec, "trustBundle", name, "spec."),
         resource_version=_string(meta, "resourceVersion", name, "metadata."),
         annotations=_labels(meta.get("annotations"), name, "metadata.annotations"),
@@ -98,7 +107,7 @@ def _string(obj: Mapping[str, object], field: str, name: str, prefix: str) -> st
     return value
 
 
-def _labels(value: object, name: str, field: str = "metadata.labels") -> dict[str, str]:
+def _labels(value: object, name: str, field: str) -> dict[str, str]:
     if value is None:
         return {}
     if not isinstance(value, Mapping) or not all(

@@ -85,6 +85,7 @@ class PodCertificateRequest(TypedDict, total=False):
 class CTBMeta(TypedDict):
     name: str
     labels: dict[str, str]
+    annotations: NotRequired[dict[str, str]]
 
 
 class CTBSpec(TypedDict):

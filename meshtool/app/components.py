@@ -37,9 +37,13 @@ class SignerSetup:
     watcher: PoolWatcher
     secret: tuple[str, str] | None = None
     """(namespace, name) of the pool Secret, when rotation may read and update it."""
+    sequence_annotation: str = ""
+    """The bundle's sequence annotation (the spiffe signer's only)."""
 
     def bundle_spec(self) -> BundleSpec:
-        return BundleSpec(self.signer.signer_name, self.labels, self.watcher.pool)
+        return BundleSpec(
+            self.signer.signer_name, self.labels, self.watcher.pool, self.sequence_annotation
+        )
 
 
 def key_policy(settings: ControllerSettings) -> policy.KeyPolicy:
@@ -100,7 +104,8 @@ def build_signers(
             metrics=metrics,
             on_change=on_pool_change,
         )
-        setups.append(SignerSetup(signer, labels, watcher, signer_settings.secret()))
+        sequence = signer_names.spiffe_bundle_sequence_annotation if short == "spiffe" else ""
+        setups.append(SignerSetup(signer, labels, watcher, signer_settings.secret(), sequence))
     return setups
 
 

@@ -1,12 +1,13 @@
 """The health endpoint: `/healthz`, `/readyz` and `/metrics` on one small HTTP listener.
 
 `/healthz` answers 200 while the event loop runs (a wedged loop cannot answer, which is what a
-liveness probe should catch). `/readyz` answers 200 only when every readiness check passes, and
-503 with one line per failing check otherwise: caches not synced, a CA pool not loaded or
-corrupt, the API unreachable. `/metrics` is the Prometheus text format of the controller's own
-registry; given a `MetricsAuth` (`--metrics-auth=kubernetes`), it first needs a bearer token
-the apiserver authenticates and authorizes for `get /metrics` (401/403/503 otherwise), while
-the probes stay open.
+liveness probe should catch); its body also carries one line per `Reports` entry (the bundle
+endpoint's state), which never turns it red. `/readyz` answers 200 only when every readiness
+check passes, and 503 with one line per failing check otherwise: caches not synced, a CA pool
+not loaded or corrupt, the API unreachable, the bundle endpoint without a certificate.
+`/metrics` is the Prometheus text format of the controller's own registry; given a `MetricsAuth`
+(`--metrics-auth=kubernetes`), it first needs a bearer token the apiserver authenticates and
+authorizes for `get /metrics` (401/403/503 otherwise), while the probes stay open.
 
 It is deliberately minimal (HTTP/1.0-style, one request per connection): probes and scrapers
 need nothing more, and it keeps a web framework out of the controller.
@@ -25,6 +26,7 @@ from meshtool.app.metricsauth import METRICS_PATH, MetricsAuth
 log = logging.getLogger("meshtool.app.health")
 
 Readiness = Callable[[], list[str]]
+Reports = Callable[[], list[str]]
 MAX_HEADERS = 64
 """Header lines read per request; a probe or scraper sends a handful."""
 
@@ -47,9 +49,11 @@ def _response(status: str, body: bytes, content_type: str = "text/plain; charset
     return head.encode() + body
 
 
-def route(path: str, readiness: Readiness, registry: CollectorRegistry) -> bytes:
+def route(
+    path: str, readiness: Readiness, registry: CollectorRegistry, reports: Reports = list
+) -> bytes:
     if path == "/healthz":
-        return _response("200 OK", b"ok\n")
+        return _response("200 OK", "".join(f"{line}\n" for line in ["ok", *reports()]).encode())
     if path == "/readyz":
         problems = readiness()
         if problems:
@@ -82,9 +86,11 @@ class HealthServer:
         registry: CollectorRegistry,
         *,
         auth: MetricsAuth | None = None,
+        reports: Reports = list,
     ) -> None:
         self._host, self._port = split_address(address)
         self._readiness, self._registry, self._auth = readiness, registry, auth
+        self._reports = reports
         self._server: asyncio.Server | None = None
 
     @property
@@ -122,4 +128,4 @@ class HealthServer:
             verdict = await self._auth.check(authorization)
             if not verdict.ok:
                 return _response(verdict.status, verdict.message.encode())
-        return route(path, self._readiness, self._registry)
+        return route(path, self._readiness, self._registry, self._reports)

@@ -21,6 +21,9 @@ published roots (`published.PublishedRoots`, from the CTB cache) and the CA ids 
 replica announces on its Lease (`published.LOADED_ANNOTATION`, written by our heartbeat). The
 same published roots gate issuance: no leaf is signed by a CA the bundles do not carry yet.
 
+The SPIFFE bundle endpoint (`bundleservice`, with `--bundle-endpoint-listen`) starts once the
+caches are synced, on every replica, and serves from the CTB cache.
+
 Each `Controller` has its own metrics registry, served at its `/metrics`; loops wait on the
 injected clock.
 """
@@ -34,7 +37,7 @@ import signal
 from typing import Any
 
 from meshtool.api import decisions, pcr, selectors, types
-from meshtool.app import components, federated, metricsauth
+from meshtool.app import bundleservice, components, federated, metricsauth
 from meshtool.app.health import HealthServer
 from meshtool.app.settings import ControllerSettings
 from meshtool.app.startup import StartupError as StartupError
@@ -84,6 +87,7 @@ class Controller:
         )
         self.api_ok = False
         self.legacy_served = False
+        self.bundle_service: bundleservice.BundleService | None = None
 
     async def run(self) -> None:
         pcr_version, ctb_version, self.legacy_served = await discover(self.client)
@@ -99,6 +103,8 @@ class Controller:
                 self._start(group)
         finally:
             await self.membership.release()
+            if self.bundle_service is not None:
+                await self.bundle_service.stop()
             if health is not None:
                 await health.stop()
 
@@ -146,8 +152,23 @@ class Controller:
             owns=self.membership.owns,
             metrics=self.metrics,
         )
+        self.bundle_service = self._bundle_service()
         self.federation = self._federation(ctb_version)
         self._wire_events()
+
+    def _bundle_service(self) -> bundleservice.BundleService | None:
+        if not self.settings.bundle_endpoint.listen:
+            return None
+        spiffe = next(s for s in self.setups if s.sequence_annotation)
+        return bundleservice.BundleService(
+            self.settings,
+            bundles=self.informers.bundles.get,
+            spiffe_pool=lambda: spiffe.watcher.pool,
+            may_sign=self.published.carries,
+            signers=tuple(s.signer.signer_name for s in self.setups),
+            clock=self.clock,
+            metrics=self.metrics,
+        )
 
     def _federation(self, ctb_version: str) -> federated.Federation | None:
         if not self.settings.federation:
@@ -262,6 +283,9 @@ class Controller:
         )
         for rotator in self.rotators:
             group.create_task(rotator.run())
+        if self.bundle_service is not None:
+            await self.bundle_service.start()
+            group.create_task(self.bundle_service.run())
         if self.federation is not None:
             resync = self.settings.trust_bundle_resync
             group.create_task(self.federation.run(resync_period=resync))
@@ -289,6 +313,8 @@ class Controller:
         for setup in self.setups:
             if not setup.watcher.healthy:
                 problems.append(f"CA pool for {setup.signer.signer_name}: {setup.watcher.error}")
+        endpoint = self.bundle_service.problem() if self.bundle_service is not None else None
+        problems += [endpoint] if endpoint else []
         return problems + (self.federation.readiness() if self.federation else [])
 
     def _health(self) -> HealthServer | None:
@@ -305,7 +331,8 @@ class Controller:
         auth = None
         if self.settings.metrics_auth == "kubernetes":
             auth = metricsauth.MetricsAuth(self.client, self.clock)
-        return HealthServer(address, self.readiness, m.registry, auth=auth)
+        reports = self.bundle_service.report if self.bundle_service is not None else list
+        return HealthServer(address, self.readiness, m.registry, auth=auth, reports=reports)
 
     def _pending(self) -> list[status.Target]:
         entries = (e for inf in self.informers.pcrs for e in inf.values())

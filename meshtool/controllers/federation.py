@@ -40,6 +40,7 @@ from meshtool.kube.client import KubeClient
 from meshtool.kube.resources import Resource
 from meshtool.pki import pem
 from meshtool.runtime.controller import Result
+from meshtool.signers import names
 
 log = logging.getLogger("meshtool.controllers.federation")
 
@@ -188,7 +189,7 @@ class FederationReconciler:
         notes, domain = have.annotations, self._ctx.domain
         return peerschedule.Published(
             pem=have.pem,
-            sequence=_int(notes.get(federation.sequence_annotation(domain))),
+            sequence=_int(notes.get(names.SignerNames(domain).spiffe_bundle_sequence_annotation)),
             refresh_hint=_int(notes.get(federation.refresh_hint_annotation(domain))),
         )
 
@@ -197,6 +198,8 @@ class FederationReconciler:
         labels = federation.labels(
             ctx.domain, own_trust_domain=ctx.trust_domain, peer_trust_domain=fed.trust_domain
         )
+        notes = {names.SignerNames(ctx.domain).spiffe_bundle_sequence_annotation: bundle.sequence}
+        notes[federation.refresh_hint_annotation(ctx.domain)] = bundle.refresh_hint
         body: dict[str, Any] = dict(
             trustbundle.ctb_body(
                 version=ctx.ctb.version,
@@ -204,11 +207,9 @@ class FederationReconciler:
                 signer_name=ctx.signer_name,
                 labels=labels,
                 pem=bundle.pem(),
+                annotations={k: str(v) for k, v in notes.items() if v is not None},
             )
         )
-        notes = {federation.sequence_annotation(ctx.domain): bundle.sequence}
-        notes[federation.refresh_hint_annotation(ctx.domain)] = bundle.refresh_hint
-        body["metadata"]["annotations"] = {k: str(v) for k, v in notes.items() if v is not None}
         have = self._bundle(name)
         if have is None:
             await self._client.create(ctx.ctb, body)

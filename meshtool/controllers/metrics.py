@@ -28,6 +28,7 @@ class Metrics:
         self._requests()
         self._pools_and_bundles()
         self._cache_gauges()
+        self._bundle_endpoint()
         self._federation()
 
     def _counter(self, name: str, help_: str, labels: list[str]) -> Counter:
@@ -136,6 +137,23 @@ class Metrics:
         )
         self.asyncio_tasks = self._gauge(
             "asyncio_tasks", "Tasks alive on the controller's event loop (steady unless leaking)."
+        )
+
+    def _bundle_endpoint(self) -> None:
+        self.bundle_endpoint_requests = self._counter(
+            "bundle_endpoint_requests_total",
+            "SPIFFE bundle endpoint requests by path class (bundle, anchors, healthz, other) and "
+            "HTTP code ('refused': closed over the connection cap).",
+            ["path", "code"],
+        )
+        self.bundle_endpoint_sequence = self._gauge(
+            "bundle_endpoint_sequence",
+            "The spiffe_sequence the bundle endpoint serves now (0 while unpublished).",
+        )
+        self.bundle_endpoint_cert_not_after = self._gauge(
+            "bundle_endpoint_certificate_not_after_timestamp_seconds",
+            "Expiry of the bundle endpoint's serving certificate (its X509-SVID or the web "
+            "certificate file; 0 while it has none).",
         )
 
     def watch_readiness(self, problems: Callable[[], list[str]]) -> None:

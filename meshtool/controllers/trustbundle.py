@@ -9,6 +9,13 @@ federated bundles (`api.federation.is_federated`: the federation controller's). 
 item is attempted even when an earlier one fails; failures are counted and the pass raises at
 the end so the loop retries with backoff.
 
+The spiffe signer's bundle also carries a sequence number in the annotation
+`spiffe.<domain>/bundle-sequence` (`BundleSpec.sequence_annotation`; the other signers' bundles
+have none): 1 when the bundle is created, one more on every change of its PEM, unchanged when
+only labels change. It lives on the object, so every replica's bundle endpoint serves the same
+`spiffe_sequence`, and a new owner of the shard key continues where the last one stopped. The
+number is computed in the plan (`sequenced`), from the bundle in the cache.
+
 Passes are driven by a coalescing trigger (pool reloaded, CTB changed, membership changed)
 plus a periodic resync. Only the replica that owns the shard key `trust-bundles` writes.
 """
@@ -16,6 +23,7 @@ plus a periodic resync. Only the replica that owns the shard key `trust-bundles`
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -42,6 +50,8 @@ class BundleSpec:
     signer_name: str
     labels: Mapping[str, str]
     pool: CAPool | None
+    sequence_annotation: str = ""
+    """The annotation counting content changes; empty for bundles without a sequence."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +60,9 @@ class Desired:
     signer_name: str
     labels: Mapping[str, str]
     pem: str
+    sequence_annotation: str = ""
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    """What the object gets; `plan` fills in the sequence."""
 
 
 @dataclass(slots=True)
@@ -74,8 +87,30 @@ def desired_bundles(specs: Iterable[BundleSpec]) -> dict[str, Desired]:
             cert.public_bytes(Encoding.DER) for cert in spec.pool.trust_anchors()
         )
         name = trustbundle.bundle_name(spec.signer_name)
-        out[name] = Desired(name, spec.signer_name, dict(spec.labels), pem)
+        out[name] = Desired(
+            name, spec.signer_name, dict(spec.labels), pem, spec.sequence_annotation
+        )
     return out
+
+
+def read_sequence(annotations: Mapping[str, str], key: str) -> int | None:
+    """The sequence in `annotations[key]`, None when absent or not a positive integer."""
+    value = annotations.get(key, "")
+    return int(value) if value.isascii() and value.isdigit() and int(value) > 0 else None
+
+
+def sequenced(want: Desired, have: trustbundle.TrustBundle | None) -> Desired:
+    """`want` with its sequence annotation: 1 for a new bundle, the previous one plus 1 when
+    the PEM changes, the previous one otherwise (1 when the bundle had none yet)."""
+    key = want.sequence_annotation
+    if not key:
+        return want
+    previous = read_sequence(have.annotations, key) if have is not None else None
+    if previous is None:
+        number = 1 if have is None or have.pem == want.pem else 2
+    else:
+        number = previous + (have is not None and have.pem != want.pem)
+    return dataclasses.replace(want, annotations={key: str(number)})
 
 
 def plan(
@@ -95,12 +130,22 @@ def plan(
         want = desired.get(bundle.name)
         if want is not None:
             seen.add(bundle.name)
-            if want.pem != bundle.pem or dict(want.labels) != dict(bundle.labels):
+            want = sequenced(want, bundle)
+            if _drifted(want, bundle):
                 result.update.append((want, bundle))
         elif bundle.signer_name not in keep_signers:
             result.delete.append(bundle)
-    result.create = [d for name, d in sorted(desired.items()) if name not in seen]
+    result.create = [sequenced(d, None) for name, d in sorted(desired.items()) if name not in seen]
     return result
+
+
+def _drifted(want: Desired, have: trustbundle.TrustBundle) -> bool:
+    ours = {k: have.annotations.get(k) for k in want.annotations}
+    return (
+        want.pem != have.pem
+        or dict(want.labels) != dict(have.labels)
+        or ours != dict(want.annotations)
+    )
 
 
 class Publisher:
@@ -171,6 +216,7 @@ class Publisher:
                 signer_name=want.signer_name,
                 labels=dict(want.labels),
                 pem=want.pem,
+                annotations=want.annotations,
             )
         )
         if resource_version is not None:

@@ -1,14 +1,17 @@
 """`https-client`: poll one HTTPS URL, verifying the server the way a workload would.
 
-Two ways to trust the server, both anchored in the trust bundle file:
+Two ways to trust the server:
 
-* standard TLS: the chain leads to the bundle and the certificate names the URL's host (what
-  `row-major.net/service-dns` certificates are for);
-* SPIFFE (`server_spiffe_id`): the chain leads to the bundle and the leaf is an SVID with exactly
-  that ID. The host name is not checked; it is still sent as SNI. The ID is checked right after
-  the handshake, before the request is written.
+* standard TLS: the chain leads to the trust bundle file and the certificate names the URL's
+  host (what `row-major.net/service-dns` certificates are for);
+* SPIFFE (`server_spiffe_id`): the leaf is an SVID with exactly that ID and its chain leads to
+  the bundle of the ID's trust domain, which may be ours or a federated one: from a SPIFFE
+  credential folder (`credential_folder`, which also holds our client credential) or from the
+  trust bundle file. `meshtool.workload.tls.client_context` trusts only that bundle, and
+  `verify_server` checks the ID right after the handshake, before the request is written. The
+  host name is not checked; it is still sent as SNI.
 
-Every request uses a fresh connection, and the files (trust bundle, optional client credential
+Every request uses a fresh connection, and the files (trust bundles, optional client credential
 bundle) are re-checked with a cheap `stat` before each one, so rotated credentials are used at
 once. `ConnectTo` is curl's `--connect-to`: dial another address while SNI, host name
 verification and the Host header keep using the URL's host.
@@ -21,13 +24,16 @@ import logging
 import re
 import socket
 import ssl
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from meshtool.demo import credentials, spiffe
+from meshtool.pki import pem
+from meshtool.workload import folder, peer, source, svid, tls
 
 log = logging.getLogger(__name__)
+
+_TRUST = "server-trust-bundle.pem"
 
 _CONNECT_TO = re.compile(r"^(\[[^\]]*\]|[^:\[\]]*):(\d*):(\[[^\]]*\]|[^:\[\]]*):(\d*)$")
 
@@ -58,13 +64,18 @@ class ConnectTo:
 @dataclass(frozen=True, slots=True)
 class ClientSettings:
     fetch_url: str
-    server_trust_bundle: str
+    server_trust_bundle: str | None = None  # one of this and `credential_folder`
     client_cred_bundle: str | None = None
     server_spiffe_id: str | None = None  # set: SPIFFE verification instead of host names
+    credential_folder: str | None = None  # a SPIFFE credential folder (needs server_spiffe_id)
     interval: float = 5.0
     count: int | None = None  # None: forever
     connect_to: ConnectTo | None = None
     timeout: float = 10.0
+
+    @property
+    def server_trust_domain(self) -> str | None:
+        return svid.parse_id(self.server_spiffe_id).trust_domain if self.server_spiffe_id else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,21 +84,58 @@ class Response:
     body: str
 
 
-def tls_source(settings: ClientSettings) -> credentials.TlsSource[ssl.SSLContext]:
-    paths = [settings.server_trust_bundle]
+def tls_source(settings: ClientSettings) -> source.Source[ssl.SSLContext]:
+    label = settings.credential_folder or ", ".join(
+        p for p in (settings.server_trust_bundle, settings.client_cred_bundle) if p
+    )
+    trust_domain = settings.server_trust_domain
+    if trust_domain is None:
+        return source.Source(files=_files(settings), build=_web_context, label=label)
+
+    def build(snaps: Mapping[str, source.Snapshot]) -> source.Loaded[ssl.SSLContext]:
+        state = folder.parse(snaps)
+        try:
+            context = tls.client_context(state, trust_domain=trust_domain)
+        except peer.NoBundle as exc:  # de-federated: nothing may verify the server any more
+            raise source.Withdrawn(str(exc)) from None
+        return source.Loaded(context, state.summary())
+
+    if settings.credential_folder is not None:
+        return source.Source(
+            files=folder.in_folder(settings.credential_folder), build=build, label=label
+        )
+    files = folder.as_folder(
+        credential=settings.client_cred_bundle,
+        bundles={trust_domain: settings.server_trust_bundle or ""},
+    )
+    return source.Source(files=files, build=build, label=label)
+
+
+def _files(settings: ClientSettings) -> source.Files:
+    files = {_TRUST: settings.server_trust_bundle or ""}
     if settings.client_cred_bundle is not None:
-        paths.append(settings.client_cred_bundle)
-    check_hostname = settings.server_spiffe_id is None
+        files[folder.CREDENTIAL_BUNDLE] = settings.client_cred_bundle
+    return source.fixed(files)
 
-    def build(snaps: Sequence[credentials.Snapshot]) -> credentials.Loaded[ssl.SSLContext]:
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        ctx.check_hostname = check_hostname
-        parts = [credentials.load_trust(ctx, snaps[0])]
-        if len(snaps) > 1:
-            parts.append(credentials.load_credentials(ctx, snaps[1]))
-        return credentials.Loaded(ctx, "; ".join(parts))
 
-    return credentials.TlsSource(paths=paths, build=build)
+def _web_context(snaps: Mapping[str, source.Snapshot]) -> source.Loaded[ssl.SSLContext]:
+    """Standard TLS: the server's chain leads to the trust bundle and names the URL's host."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    try:
+        roots = pem.certificates(snaps[_TRUST].data)
+    except pem.PemError as exc:
+        raise source.InvalidMaterial(f"unreadable trust bundle: {exc}") from None
+    ctx.load_verify_locations(cadata=snaps[_TRUST].data.decode("ascii"))
+    parts = [f"{len(roots)} trust anchor(s)"]
+    creds = snaps.get(folder.CREDENTIAL_BUNDLE)
+    if creds is not None:
+        try:
+            leaf = pem.credential(creds.data).chain[0]
+        except pem.PemError as exc:
+            raise source.InvalidMaterial(f"unusable credential bundle: {exc}") from None
+        ctx.load_cert_chain(creds.path)  # OpenSSL skips the key block when reading the chain
+        parts.append(f"leaf serial {leaf.serial_number:x}")
+    return source.Loaded(ctx, "; ".join(parts))
 
 
 class Connection(http.client.HTTPSConnection):
@@ -108,11 +156,13 @@ class Connection(http.client.HTTPSConnection):
         sock = socket.create_connection(dial, self.timeout)
         try:
             self.sock = self._tls.wrap_socket(sock, server_hostname=self.host)
-            expected = self._settings.server_spiffe_id
-            if expected is not None:
-                spiffe.verify_server(
-                    self.sock.getpeercert(binary_form=True) or b"", expected=expected
-                )
+            expected, trust_domain = (
+                self._settings.server_spiffe_id,
+                self._settings.server_trust_domain,
+            )
+            if expected is not None and trust_domain is not None:
+                allowed = peer.Allowed(ids=frozenset({expected}))
+                tls.verify_server(self.sock, trust_domain=trust_domain, allowed=allowed)
         except BaseException:
             sock.close()
             raise
@@ -129,13 +179,13 @@ def fetch(settings: ClientSettings, context: ssl.SSLContext) -> Response:
         conn.close()
 
 
-def fetch_and_log(settings: ClientSettings, tls: credentials.TlsSource[ssl.SSLContext]) -> bool:
+def fetch_and_log(settings: ClientSettings, current: source.Source[ssl.SSLContext]) -> bool:
     """One request; True when it was answered with a 2xx status."""
-    tls.refresh()
+    current.refresh()
     try:
-        resp = fetch(settings, tls.current())
-    except (OSError, ValueError, http.client.HTTPException, spiffe.PeerRejected) as exc:
-        # includes ssl.SSLError, and credentials.InvalidMaterial (a ValueError) when no usable
+        resp = fetch(settings, current.current())
+    except (OSError, ValueError, http.client.HTTPException, svid.PeerRejected) as exc:
+        # includes ssl.SSLError, and source.InvalidMaterial (a ValueError) when no usable
         # bundle has been seen yet
         log.error("GET %s failed: %s", settings.fetch_url, exc)
         return False
@@ -146,12 +196,12 @@ def fetch_and_log(settings: ClientSettings, tls: credentials.TlsSource[ssl.SSLCo
 
 def run(settings: ClientSettings, *, sleep: Callable[[float], None]) -> int:
     """Poll `count` times (or forever); the exit status is 1 if any request failed."""
-    tls = tls_source(settings)
+    current = tls_source(settings)
     failed, done = False, 0
     while settings.count is None or done < settings.count:
         if done:
             sleep(settings.interval)
-        failed |= not fetch_and_log(settings, tls)
+        failed |= not fetch_and_log(settings, current)
         done += 1
     return 1 if failed else 0
 

@@ -6,24 +6,25 @@ reason otherwise. A client certificate from the pod-identity signer also carries
 PodIdentity extension: the answer (and the log line) then adds the pod and node it names,
 `Client Identity: spiffe://...; pod <namespace>/<pod> on node <node>`.
 
-How a client is judged. TLS is pyOpenSSL, because the stdlib `ssl` module has no verify
-callback. With SPIFFE client support on, the server requests a client certificate
-(`VERIFY_PEER` without `FAIL_IF_NO_PEER_CERT`) and its verify callback accepts whatever chain is
-presented, so the handshake completes (OpenSSL still checks the client's CertificateVerify,
-i.e. that it holds the leaf's key). Every `/spiffe-echo` request then judges the connection's
-peer in Python: no certificate, a chain that does not lead to the SPIFFE trust bundle (another
-CA, expired, ...) or a leaf that fails the SVID, trust domain or allow-list checks
-(`spiffe.verify_client_chain`) is answered with 401 and the reason. `/healthz` needs no client
-certificate. Without SPIFFE client support no certificate is requested.
+How a client is judged: by `meshtool.workload`. The credentials come from a SPIFFE credential
+folder (`credential_folder`: `credential-bundle.pem` and one `<td>.spiffe-trust-bundle.pem` per
+trust domain) or from separate files (`server_creds`, and `spiffe_trust_bundle` as the bundle
+of `spiffe_trust_domain`), read as the same folder `State`. With SPIFFE client support on, the
+server requests a client certificate but lets any presented chain through the handshake
+(`workload.tls.server_context`), and every `/spiffe-echo` request judges the connection's peer
+in Python with `workload.tls.verify_client`: against the bundle of the client's own trust
+domain, then the allow-list (`allowed_client_ids` and `allowed_client_trust_domains`, in any
+trust domains that have a bundle; when both are empty, anyone in our own trust domain). A
+refusal is a 401 with the reason. `/healthz` needs no client certificate. Without SPIFFE client
+support no certificate is requested.
 
-Hot reload. Every accepted socket gets an `SSL.Connection` on `TlsSource.current()` at accept
-time and is handshaken on its own thread. The `ServerTls` it was accepted with (context and
-trust anchors) stays with the connection, so open keep-alive connections keep the credentials
-and the bundle they started with while new connections get new ones. A poller thread refreshes
-the source every `reload_interval` seconds. Session tickets (`OP_NO_TICKET`) and the session
-cache are off, so no session is ever resumed and each connection authenticates against the
-bundle current when it connects. (Under TLS 1.3 OpenSSL then still sends a stateful ticket
-that can never be honoured; pyOpenSSL has no `set_num_tickets(0)`.) TLS 1.2 and 1.3.
+Hot reload. Every accepted socket gets an `SSL.Connection` on the source's current (state,
+context) at accept time and is handshaken on its own thread. The state stays with the
+connection, so open keep-alive connections keep the credentials and bundles they started with
+while new connections get new ones. A poller thread refreshes the source every
+`reload_interval` seconds. Session tickets and the session cache are off, so no session is
+ever resumed. (Under TLS 1.3 OpenSSL then still sends a stateful ticket that can never be
+honoured; pyOpenSSL has no `set_num_tickets(0)`.) TLS 1.2 and 1.3.
 
 Plumbing (blocking pyOpenSSL sockets with kernel timeouts, the connection as a stream for
 `http.server`, error reasons) is `meshtool.demo.tlsstream`. Connections end with a close_notify.
@@ -38,22 +39,18 @@ import socket
 import socketserver
 import sys
 import threading
-from collections.abc import Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
-from cryptography import x509
-from OpenSSL import SSL, crypto
+from OpenSSL import SSL
 
 from meshtool.clock import Clock, SystemClock
-from meshtool.demo import credentials, spiffe, tlsstream
+from meshtool.demo import tlsstream
 from meshtool.pki import podidentity
 from meshtool.signers.spiffe import DEFAULT_TRUST_DOMAIN
-
-if TYPE_CHECKING:
-    pass
+from meshtool.workload import folder, peer, source, svid, tls
 
 log = logging.getLogger(__name__)
 
@@ -64,19 +61,29 @@ IDLE_TIMEOUT = 60.0
 @dataclass(frozen=True, slots=True)
 class ServerSettings:
     listen: tuple[str, int]
-    server_creds: str
-    spiffe_trust_bundle: str | None  # set: request and verify SPIFFE client certificates
+    server_creds: str | None = None
+    spiffe_trust_bundle: str | None = None  # set: request and verify SPIFFE client certificates
     spiffe_trust_domain: str = DEFAULT_TRUST_DOMAIN
+    credential_folder: str | None = None  # instead of the two files above
+    enable_spiffe_client_support: bool = False  # with `credential_folder`
     allowed_client_ids: frozenset[str] = frozenset()
+    allowed_client_trust_domains: frozenset[str] = frozenset()
     reload_interval: float = 1.0
 
+    @property
+    def client_support(self) -> bool:
+        return self.enable_spiffe_client_support or self.spiffe_trust_bundle is not None
 
-@dataclass(frozen=True, slots=True)
-class ServerTls:
-    """What a connection is accepted with and keeps for its life."""
+    def allowed(self, state: folder.State) -> peer.Allowed:
+        """The allow-list; when none is given, our own trust domain."""
+        if self.allowed_client_ids or self.allowed_client_trust_domains:
+            return peer.Allowed(self.allowed_client_ids, self.allowed_client_trust_domains)
+        own = state.trust_domain if self.credential_folder else self.spiffe_trust_domain
+        return peer.Allowed(trust_domains=frozenset({own} if own else ()))
 
-    context: SSL.Context
-    anchors: tuple[x509.Certificate, ...]  # the SPIFFE trust bundle; () without client support
+
+ServerTls = tuple[folder.State, SSL.Context]
+"""What a connection is accepted with and keeps for its life."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,32 +95,25 @@ class TlsConnection:
     tls: ServerTls
 
 
-def tls_source(settings: ServerSettings) -> credentials.TlsSource[ServerTls]:
-    paths = [settings.server_creds]
-    if settings.spiffe_trust_bundle is not None:
-        paths.append(settings.spiffe_trust_bundle)
-    return credentials.TlsSource(paths=paths, build=_build_context)
+def files(settings: ServerSettings) -> source.Files:
+    if settings.credential_folder is not None:
+        return folder.in_folder(settings.credential_folder)
+    bundle = settings.spiffe_trust_bundle
+    return folder.as_folder(
+        credential=settings.server_creds,
+        bundles={settings.spiffe_trust_domain: bundle} if bundle else {},
+    )
 
 
-def _build_context(snaps: Sequence[credentials.Snapshot]) -> credentials.Loaded[ServerTls]:
-    ctx = SSL.Context(SSL.TLS_SERVER_METHOD)
-    ctx.set_min_proto_version(SSL.TLS1_2_VERSION)
-    ctx.set_options(SSL.OP_NO_TICKET)
-    ctx.set_session_cache_mode(SSL.SESS_CACHE_OFF)
-    parts = [credentials.load_openssl_credentials(ctx, snaps[0])]
-    anchors: tuple[x509.Certificate, ...] = ()
-    if len(snaps) > 1:
-        anchors = tuple(credentials.check_trust_bundle(snaps[1].data))
-        ctx.set_verify(SSL.VERIFY_PEER, _judge_after_handshake)
-        parts.append(f"{len(anchors)} trust anchor(s)")
-    return credentials.Loaded(ServerTls(ctx, anchors), "; ".join(parts))
+def tls_source(settings: ServerSettings) -> folder.Bound[SSL.Context]:
+    label = settings.credential_folder or ", ".join(
+        p for p in (settings.server_creds, settings.spiffe_trust_bundle) if p
+    )
 
+    def build(state: folder.State) -> SSL.Context:
+        return tls.server_context(state, request_client_cert=settings.client_support)
 
-def _judge_after_handshake(
-    conn: SSL.Connection, cert: crypto.X509, errnum: int, depth: int, ok: int
-) -> bool:
-    """Let any presented chain through TLS; `DemoServer.client_identity` judges it."""
-    return True
+    return folder.follow(files(settings), build, label)
 
 
 class DemoServer(ThreadingHTTPServer):
@@ -138,10 +138,10 @@ class DemoServer(ThreadingHTTPServer):
     def get_request(self) -> tuple[Any, Any]:
         sock, addr = self.socket.accept()
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # small responses go at once
-        tls = self.tls.current()
-        conn = SSL.Connection(tls.context, sock)
+        current = self.tls.current()
+        conn = SSL.Connection(current[1], sock)
         conn.set_accept_state()
-        return TlsConnection(conn, sock, tls), addr
+        return TlsConnection(conn, sock, current), addr
 
     def finish_request(self, request: Any, client_address: Any) -> None:
         tlsstream.set_timeouts(request.sock, HANDSHAKE_TIMEOUT)
@@ -176,34 +176,21 @@ class DemoServer(ThreadingHTTPServer):
 
     def client_identity(self, request: TlsConnection) -> str:
         """The client's SPIFFE ID, and the pod its PodIdentity extension names, if any."""
+        state = request.tls[0]
         try:
-            chain = _presented_chain(request.conn)
-            spiffe_id = spiffe.verify_client_chain(
-                chain,
-                anchors=request.tls.anchors,
+            spiffe_id = tls.verify_client(
+                request.conn,
+                state=state,
+                allowed=self.settings.allowed(state),
                 now=self.clock.now(),
-                trust_domain=self.settings.spiffe_trust_domain,
-                allowed=self.settings.allowed_client_ids,
             )
-            pod = podidentity.from_certificate(chain[0])
+            pod = podidentity.from_certificate(tls.presented_chain(request.conn)[0])
         except ValueError as exc:  # cryptography parses certificates and extensions lazily
             first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise spiffe.PeerRejected(f"unreadable client certificate: {first_line}") from None
+            raise svid.PeerRejected(f"unreadable client certificate: {first_line}") from None
         if pod is None:
             return str(spiffe_id)
         return f"{spiffe_id}; pod {pod.namespace}/{pod.pod_name} on node {pod.node_name}"
-
-
-def _presented_chain(conn: SSL.Connection) -> list[x509.Certificate]:
-    """The client's leaf, then the intermediates it sent (OpenSSL keeps them apart on servers)."""
-    leaf = conn.get_peer_certificate()
-    if leaf is None:
-        raise spiffe.PeerRejected("no client certificate presented")
-    chain = [leaf.to_cryptography()]
-    for cert in conn.get_peer_cert_chain() or []:
-        if (presented := cert.to_cryptography()) != chain[0]:
-            chain.append(presented)
-    return chain
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -233,12 +220,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(404, "not found")
 
     def _spiffe_echo(self) -> None:
-        if self.server.settings.spiffe_trust_bundle is None:
+        if not self.server.settings.client_support:
             self._reply(404, "SPIFFE client support is not enabled on this server")
             return
         try:
             identity = self.server.client_identity(self.request)
-        except spiffe.PeerRejected as exc:
+        except svid.PeerRejected as exc:
             self._reply(401, f"unauthorized: {exc}")
             return
         self._reply(200, f"Client Identity: {identity}", identity=identity)
@@ -271,7 +258,7 @@ def run(settings: ServerSettings) -> None:
     with DemoServer(settings) as server:
         stop = threading.Event()
         poller = threading.Thread(
-            target=credentials.poll,
+            target=source.poll,
             args=([server.tls],),
             kwargs={"interval": settings.reload_interval, "stop": stop},
             name="tls-reload",

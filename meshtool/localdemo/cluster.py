@@ -91,6 +91,10 @@ def replica_args(
     args = [a for a in args if a != "controller"]
     args = manifests.drop_flag(args, "--in-cluster", takes_value=False)
     args = manifests.drop_flag(args, "--health-address")
+    listen = "--bundle-endpoint-listen"
+    if any(a == listen or a.startswith(f"{listen}=") for a in args):
+        # The replicas share this machine: each listens on a free loopback port of its own.
+        args = [*manifests.drop_flag(args, listen), f"{listen}=127.0.0.1:0"]
     return [
         *args,
         "--kubeconfig",

@@ -19,6 +19,7 @@ from pathlib import Path
 from meshtool.localdemo import manifests, tls
 from meshtool.signers.spiffe import DEFAULT_TRUST_DOMAIN
 from meshtool.testing import processes
+from meshtool.workload import folder
 
 CLIENT_REQUESTS = 3
 
@@ -57,6 +58,8 @@ def start_server(w: manifests.Workload, pod_dir: Path, logs: Path) -> Server:
         local_args(w, container, pod_dir), "--listen", f"127.0.0.1:{port}"
     )
     creds = Path(manifests.flag_value(args, "--server-creds") or "")
+    if credential_folder := manifests.flag_value(args, "--credential-folder"):
+        creds = Path(credential_folder) / folder.CREDENTIAL_BUNDLE
     command = [sys.executable, "-m", "meshtool", *args]
     child = processes.Child(
         f"{w.namespace}-server", command, logs / f"{w.namespace}-{w.deployment}.log"

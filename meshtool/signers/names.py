@@ -71,6 +71,11 @@ class SignerNames:
         return f"spiffe.{self.domain}/trust-domain"
 
     @property
+    def spiffe_bundle_sequence_annotation(self) -> str:
+        """On the spiffe signer's bundle: its SPIFFE bundle sequence number."""
+        return f"spiffe.{self.domain}/bundle-sequence"
+
+    @property
     def pod_identity_canarying_label(self) -> str:
         return f"podidentity.{self.domain}/canarying"
 

@@ -12,7 +12,9 @@ helm (for the chart tests) is found the same way: `$MESHTOOL_HELM`, else
 `${XDG_CACHE_HOME:-~/.cache}/meshtool/helm/<version>/helm` with its `stamp`, else built by
 `hack/helm-binary.sh`.
 `toxiproxy()` finds toxiproxy-server (the fault suite's TCP fault proxy) the same way: in
-`.../meshtool/toxiproxy/<version>/`, else built by `hack/toxiproxy.sh`.
+`.../meshtool/toxiproxy/<version>/`, else built by `hack/toxiproxy.sh`; `spiffebundle_check()`
+finds the go-spiffe bundle reader (tools/spiffebundle-v2.9) in
+`.../meshtool/spiffebundle-check/<version>/`, else built by `hack/spiffebundle-check.sh`.
 
 `BinariesUnavailable` means "cannot even try" (no Go, no build script); callers may skip on it
 outside CI. `BuildFailed` means the build ran and failed, which is always an error.
@@ -33,6 +35,8 @@ HELM_VERSION = "v3.22.0"
 HELM_SCRIPT = "hack/helm-binary.sh"
 TOXIPROXY_VERSION = "v2.5.0"
 TOXIPROXY_SCRIPT = "hack/toxiproxy.sh"
+GO_SPIFFE_VERSION = "v2.9.0"
+SPIFFEBUNDLE_SCRIPT = "hack/spiffebundle-check.sh"
 
 
 class BinariesUnavailable(RuntimeError):
@@ -83,6 +87,17 @@ def toxiproxy() -> Path:
         _build_with(TOXIPROXY_SCRIPT, [], f"toxiproxy {TOXIPROXY_VERSION}")
     if not binary.is_file():
         raise BuildFailed(f"{TOXIPROXY_SCRIPT} succeeded but {binary} is missing")
+    return binary
+
+
+def spiffebundle_check() -> Path:
+    """spiffebundle-check (go-spiffe's bundle parser), from the cache or built by its script."""
+    folder = _cache_base() / "spiffebundle-check" / GO_SPIFFE_VERSION
+    binary = folder / "spiffebundle-check"
+    if not (folder / "stamp").is_file() or not binary.is_file():
+        _build_with(SPIFFEBUNDLE_SCRIPT, [], f"spiffebundle-check (go-spiffe {GO_SPIFFE_VERSION})")
+    if not binary.is_file():
+        raise BuildFailed(f"{SPIFFEBUNDLE_SCRIPT} succeeded but {binary} is missing")
     return binary
 
 

@@ -49,6 +49,12 @@ NON_DEFAULT = {
         "spiffe": {"enabled": False, "poolSecret": "spiffe-ca-pool"},
         "podIdentity": {"enabled": True, "poolSecret": "identity-pool"},
     },
+    "bundleEndpoint": {
+        "enabled": False,
+        "port": 8443,
+        "profile": "https_spiffe",
+        "refreshHint": 60,
+    },
     "extraArgs": ["--log-format=json"],
     "extraEnv": [{"name": "MESHTOOL_LOG_LEVEL", "value": "debug"}],
     "podDisruptionBudget": {"enabled": True, "minAvailable": 2},
@@ -160,7 +166,7 @@ def test_default_render_passes_server_dry_run(helm, kubectl, control_plane):
     kubectl("create", "namespace", "mesh-controller", check=False)
     text = render(helm, "mesh-controller", kube_version=control_plane.server_version)
     dry = kubectl("apply", "--dry-run=server", "-f", "-", input=text)
-    assert len(dry.stdout.splitlines()) == len(objects(text)) == 8
+    assert len(dry.stdout.splitlines()) == len(objects(text)) == 9
     assert all(line.endswith("(server dry run)") for line in dry.stdout.splitlines())
 
 
@@ -259,8 +265,55 @@ def test_network_policy_admits_only_the_metrics_port_and_the_apiserver(helm, tmp
     assert egress["to"] == [{"ipBlock": {"cidr": "10.0.0.1/32"}}]
     assert [p["port"] for p in egress["ports"]] == [443, 6443]
     closed = render(helm, "ns1", "--set", "networkPolicy.enabled=true", "--set-json",
-                    "networkPolicy.metricsFrom=[]")  # fmt: skip
+                    "networkPolicy.metricsFrom=[]", "--set",
+                    "bundleEndpoint.enabled=false")  # fmt: skip
     assert objects(closed)[("NetworkPolicy", "ns1", "meshtool-controller")]["spec"]["ingress"] == []
+
+
+def test_bundle_endpoint_web_profile_mounts_its_secret_and_the_policy_admits_it(helm, tmp_path):
+    values = {
+        "bundleEndpoint": {
+            "enabled": True, "port": 9443, "profile": "https_web", "refreshHint": 60,
+            "webCertSecret": "bundle-tls", "service": {"enabled": True, "port": 8443},
+        },
+        "networkPolicy": {"enabled": True},
+    }  # fmt: skip
+    docs = objects(render(helm, "ns1", "-f", str(values_file(tmp_path, values))))
+    spec = docs[("Deployment", "ns1", "meshtool-controller")]["spec"]["template"]["spec"]
+    (container,) = spec["containers"]
+    assert container["args"][-5:] == [
+        "--bundle-endpoint-listen=:9443", "--bundle-endpoint-profile=https_web",
+        "--bundle-refresh-hint=60",
+        "--bundle-endpoint-cert-file=/run/bundle-endpoint-tls/tls.crt",
+        "--bundle-endpoint-key-file=/run/bundle-endpoint-tls/tls.key",
+    ]  # fmt: skip
+    assert {"name": "bundle-endpoint", "containerPort": 9443} in container["ports"]
+    volumes = {v["name"]: v["secret"]["secretName"] for v in spec["volumes"]}
+    assert volumes["bundle-endpoint-tls"] == "bundle-tls"
+    service = docs[("Service", "ns1", "meshtool-controller-bundle-endpoint")]["spec"]
+    assert service["ports"] == [
+        {
+            "name": "bundle-endpoint",
+            "port": 8443,
+            "targetPort": "bundle-endpoint",
+            "protocol": "TCP",
+        }
+    ]
+    _, endpoint = docs[("NetworkPolicy", "ns1", "meshtool-controller")]["spec"]["ingress"]
+    assert endpoint == {"ports": [{"port": "bundle-endpoint", "protocol": "TCP"}]}  # from anyone
+    no_secret = {"bundleEndpoint": {**values["bundleEndpoint"], "webCertSecret": ""}}
+    done = run_helm(helm, "lint", str(CHART), "-f", str(values_file(tmp_path, no_secret)),
+                    check=False)  # fmt: skip
+    assert done.returncode != 0 and "webCertSecret" in done.stdout
+
+
+def test_bundle_endpoint_without_the_spiffe_signer_fails_with_one_clear_line(helm, tmp_path):
+    off = {"signers": {"spiffe": {"enabled": False, "poolSecret": "spiffe-ca-pool"}}}
+    done = run_helm(
+        helm, "template", str(CHART), "-f", str(values_file(tmp_path, off)), check=False
+    )
+    assert done.returncode != 0
+    assert "meshtool: bundleEndpoint.enabled needs signers.spiffe.enabled" in done.stderr
 
 
 def test_kustomize_overlay_overrides_the_image(kubectl, tmp_path):

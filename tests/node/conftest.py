@@ -47,6 +47,8 @@ else:
     )
 
 SIGNERS = ("service-dns", "spiffe", "pod-identity")
+SPIFFE_FOLDER = "spiffe-credentials"  # the spiffe-mtls pods' credential folder volume
+SPIFFE_TRUST_FILE = "cluster.local.spiffe-trust-bundle.pem"
 FRACTION = "MESHTOOL_REFRESH_FRACTION"
 EXAMPLE_NAMESPACES = (
     "service-dns-unauth-client",
@@ -147,7 +149,7 @@ def refresh_watch(quickstart: Kubectl) -> RefreshWatch:
     pcr = next(
         p for p in pcrs(quickstart, *ns) if p["spec"]["podName"] == server["metadata"]["name"]
     )
-    serial = leaf_serial(volume_dir(server, "server-creds") / "credentialbundle.pem")
+    serial = leaf_serial(volume_dir(server, SPIFFE_FOLDER) / "credential-bundle.pem")
     begin = pcr["status"]["beginRefreshAt"]
     return RefreshWatch(server, serial, since, time.monotonic(), begin)
 
@@ -198,10 +200,10 @@ def rotation(quickstart: Kubectl, refresh_watch: RefreshWatch) -> Rotation:
     (new,) = [ca for ca in spiffe_pool(quickstart).cas if ca.id not in known]
     done = Rotation(old.root, new.root, old.id, new.id)
     done.record(quickstart, f"ca prepare ({prepared.stdout.strip()})")
-    for app, volume in (("server", "spiffe-trust"), ("client", "spiffe-trust")):
+    for app in ("server", "client"):
         wait_for(
-            f"the spiffe-mtls {app}'s bundle.pem carries CA {new.id}",
-            lambda a=app, v=volume: trust_file_has(quickstart, a, v, new.root),
+            f"the spiffe-mtls {app}'s {SPIFFE_TRUST_FILE} carries CA {new.id}",
+            lambda a=app: trust_file_has(quickstart, a, new.root),
             480,
         )
     done.record(quickstart, "both trust-bundle files carry the new root")
@@ -211,11 +213,13 @@ def rotation(quickstart: Kubectl, refresh_watch: RefreshWatch) -> Rotation:
     return done
 
 
-def trust_file_has(kubectl: Kubectl, app: str, volume: str, cert: x509.Certificate) -> bool:
+def trust_file_has(kubectl: Kubectl, app: str, cert: x509.Certificate) -> bool:
+    """Whether the spiffe-mtls `app`'s credential folder trusts `cert` for cluster.local."""
     pod = live_pod(kubectl, app)
     if pod is None:
         return False
-    return cert in pem.certificates((volume_dir(pod, volume) / "bundle.pem").read_bytes())
+    trust = volume_dir(pod, SPIFFE_FOLDER) / SPIFFE_TRUST_FILE
+    return cert in pem.certificates(trust.read_bytes())
 
 
 def client_log(kubectl: Kubectl, since: str | None = None) -> str:

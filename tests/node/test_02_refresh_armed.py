@@ -9,7 +9,7 @@ import datetime as dt
 
 import pytest
 
-from .conftest import RefreshWatch
+from .conftest import SPIFFE_FOLDER, RefreshWatch
 from .nodekit import report
 
 pytestmark = [pytest.mark.node, pytest.mark.timeout(900)]
@@ -22,7 +22,7 @@ def test_a_tiny_refresh_fraction_gives_the_earliest_legal_refresh(
 
     from .nodekit import volume_dir
 
-    bundle = volume_dir(refresh_watch.pod, "server-creds") / "credentialbundle.pem"
+    bundle = volume_dir(refresh_watch.pod, SPIFFE_FOLDER) / "credential-bundle.pem"
     leaf = pem.credential(bundle.read_bytes()).chain[0]
     begin = dt.datetime.fromisoformat(refresh_watch.begin_refresh_at.replace("Z", "+00:00"))
     assert begin - leaf.not_valid_before_utc == dt.timedelta(minutes=10)

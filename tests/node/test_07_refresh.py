@@ -10,7 +10,7 @@ import pytest
 
 from meshtool.api import wire
 
-from .conftest import RefreshWatch, client_log
+from .conftest import SPIFFE_FOLDER, RefreshWatch, client_log
 from .nodekit import Kubectl, leaf_serial, report, volume_dir, wait_for
 
 pytestmark = [pytest.mark.node, pytest.mark.timeout(900)]
@@ -23,7 +23,7 @@ MARGIN = dt.timedelta(minutes=2)
 def test_the_kubelet_refreshes_at_begin_refresh_at(
     quickstart: Kubectl, refresh_watch: RefreshWatch
 ) -> None:
-    bundle = volume_dir(refresh_watch.pod, "server-creds") / "credentialbundle.pem"
+    bundle = volume_dir(refresh_watch.pod, SPIFFE_FOLDER) / "credential-bundle.pem"
     deadline = wire.parse_time(refresh_watch.begin_refresh_at) + JITTER + MARGIN
     left = (deadline - dt.datetime.now(dt.UTC)).total_seconds()
     wait_for("a new server certificate", lambda: leaf_serial(bundle) != refresh_watch.serial, left)

@@ -20,7 +20,14 @@ from cryptography.hazmat.primitives import serialization
 
 from meshtool.pki import pem
 
-from .conftest import RefreshWatch, Rotation, client_log, meshtool_ca, trust_file_has
+from .conftest import (
+    SPIFFE_TRUST_FILE,
+    RefreshWatch,
+    Rotation,
+    client_log,
+    meshtool_ca,
+    trust_file_has,
+)
 from .nodekit import Kubectl, ready, report, verify, volume_dir, wait_for
 from .test_04_trust_bundle import published_roots
 
@@ -82,8 +89,8 @@ def test_the_client_and_server_talk_through_a_full_rotation(
     )
     for app in ("server", "client"):
         wait_for(
-            f"the spiffe-mtls {app}'s bundle.pem drops the old root",
-            lambda a=app: not trust_file_has(quickstart, a, "spiffe-trust", rotation.old),
+            f"the spiffe-mtls {app}'s {SPIFFE_TRUST_FILE} drops the old root",
+            lambda a=app: not trust_file_has(quickstart, a, rotation.old),
             480,
         )
     rotation.record(quickstart, "both trust-bundle files dropped the old root")

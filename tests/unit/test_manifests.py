@@ -15,6 +15,7 @@ from meshtool.cli import controller as cli_controller
 from meshtool.cli import demo as cli_demo
 from meshtool.localdemo import manifests
 from meshtool.signers import names
+from meshtool.workload import folder as workload_folder
 
 ROOT = Path(__file__).resolve().parents[2]
 SIGNERS = ["row-major.net/service-dns", "row-major.net/spiffe", "row-major.net/pod-identity"]
@@ -94,8 +95,26 @@ def test_metrics_service_selects_the_controller_pods_health_port(controller_docs
     template = deploy["spec"]["template"]
     assert service["spec"]["selector"] == template["metadata"]["labels"]
     (port,) = service["spec"]["ports"]
-    (container_port,) = template["spec"]["containers"][0]["ports"]
+    container_port, _ = template["spec"]["containers"][0]["ports"]
     assert (port["name"], port["targetPort"]) == ("metrics", container_port["name"])
+
+
+def test_bundle_endpoint_service_reaches_the_https_spiffe_endpoint(controller_docs) -> None:
+    name = "meshtool-controller-bundle-endpoint"
+    service = find(controller_docs, "Service", name, "mesh-controller")
+    deploy = find(controller_docs, "Deployment", "meshtool-controller", "mesh-controller")
+    (container,) = deploy["spec"]["template"]["spec"]["containers"]
+    assert service["spec"]["selector"] == deploy["spec"]["template"]["metadata"]["labels"]
+    (port,) = service["spec"]["ports"]
+    assert (port["name"], port["port"], port["targetPort"]) == (
+        "bundle-endpoint",
+        443,
+        port["name"],
+    )
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    params = parse_args(container["args"])
+    assert params["bundle_endpoint_listen"] == f":{ports['bundle-endpoint']}" == ":8443"
+    assert params["bundle_endpoint_profile"] == "https_spiffe"
 
 
 def test_cluster_role_grants_exactly_what_the_signers_need(controller_docs) -> None:
@@ -242,19 +261,42 @@ def check_files_are_projected(params: dict[str, Any], container, volumes) -> Non
             continue
         directory, _, file = str(params[key]).rpartition("/")
         (source,) = sources[mounts[directory]]
-        produced = source.get("podCertificate", {}).get("credentialBundlePath") or source.get(
-            "clusterTrustBundle", {}
-        ).get("path")
-        assert produced == file
+        assert produced(source) == file
         if "clusterTrustBundle" in source:
-            labels = source["clusterTrustBundle"]["labelSelector"]["matchLabels"]
-            signer = source["clusterTrustBundle"]["signerName"]
-            canarying = {
-                names.SERVICE_DNS: names.DEFAULT.service_dns_canarying_label,
-                names.SPIFFE: names.DEFAULT.spiffe_canarying_label,
-                names.POD_IDENTITY: names.DEFAULT.pod_identity_canarying_label,
-            }[signer]
-            assert labels[canarying] == names.LIVE
+            check_live(source["clusterTrustBundle"])
+    if params.get("credential_folder"):
+        check_credential_folder(sources[mounts[str(params["credential_folder"])]])
+
+
+def produced(source: dict[str, Any]) -> str:
+    return source.get("podCertificate", {}).get("credentialBundlePath") or source.get(
+        "clusterTrustBundle", {}
+    ).get("path")
+
+
+def check_live(ctb: dict[str, Any]) -> None:
+    labels = ctb["labelSelector"]["matchLabels"]
+    canarying = {
+        names.SERVICE_DNS: names.DEFAULT.service_dns_canarying_label,
+        names.SPIFFE: names.DEFAULT.spiffe_canarying_label,
+        names.POD_IDENTITY: names.DEFAULT.pod_identity_canarying_label,
+    }[ctb["signerName"]]
+    assert labels[canarying] == names.LIVE
+
+
+def check_credential_folder(sources: list[dict[str, Any]]) -> None:
+    """A SPIFFE credential folder: the credential bundle, and one trust bundle per trust
+    domain, each selecting the live spiffe CTB of exactly that trust domain."""
+    files = [produced(source) for source in sources]
+    assert files[0] == workload_folder.CREDENTIAL_BUNDLE
+    assert "podCertificate" in sources[0]
+    for source, file in zip(sources[1:], files[1:], strict=True):
+        ctb = source["clusterTrustBundle"]
+        check_live(ctb)
+        td = file.removesuffix(workload_folder.TRUST_BUNDLE_SUFFIX)
+        assert file == f"{td}{workload_folder.TRUST_BUNDLE_SUFFIX}"
+        assert ctb["labelSelector"]["matchLabels"]["spiffe.row-major.net/trust-domain"] == td
+    assert len(set(files)) == len(files) > 1
 
 
 def test_spiffe_mtls_pins_both_identities() -> None:

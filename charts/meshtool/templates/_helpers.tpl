@@ -44,3 +44,15 @@ Order: service-dns, spiffe, pod-identity, as in the controller's flags.
 {{- define "meshtool.image" -}}
 {{- printf "%s:%s" .Values.image.repository (toString .Values.image.tag) -}}
 {{- end -}}
+
+{{/*
+The bundle endpoint values as JSON, after the checks a schema cannot make: it serves the
+spiffe signer's bundle, so it needs that signer.
+*/}}
+{{- define "meshtool.bundleEndpoint" -}}
+{{- $e := .Values.bundleEndpoint -}}
+{{- if and $e.enabled (not .Values.signers.spiffe.enabled) -}}
+{{- fail "meshtool: bundleEndpoint.enabled needs signers.spiffe.enabled (it serves the SPIFFE bundle)" -}}
+{{- end -}}
+{{- toJson $e -}}
+{{- end -}}

@@ -74,3 +74,8 @@ async def test_metrics_count_the_event_loops_tasks():
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     assert scraped() == before
+
+
+def test_healthz_carries_the_reports_and_stays_200():
+    answer = health.route("/healthz", list, REGISTRY, lambda: ["bundle endpoint: no SVID"])
+    assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b"ok\nbundle endpoint: no SVID\n")

@@ -9,6 +9,7 @@ import pytest
 
 from meshtool.app.settings import (
     KEY_TYPES,
+    BundleEndpointSettings,
     ControllerSettings,
     ShardingSettings,
     SignerSettings,
@@ -106,3 +107,40 @@ def test_name_forms_come_from_the_settings() -> None:
         "clusterset.local": ".clusterset.local",
     }
     assert ControllerSettings().name_forms().allowed == {"svc": ""}
+
+
+def _endpoint(**changes: object) -> ControllerSettings:
+    config = BundleEndpointSettings(**{"listen": ":8443", **changes})  # type: ignore[arg-type]
+    return dataclasses.replace(USABLE, bundle_endpoint=config)
+
+
+def test_the_bundle_endpoint_is_off_by_default_and_valid_when_listening():
+    assert USABLE.bundle_endpoint.listen is None
+    assert _endpoint().validate() is None
+    assert _endpoint().bundle_endpoint.endpoint_id("cluster.local") == (
+        "spiffe://cluster.local/meshtool/bundle-endpoint"
+    )
+
+
+@pytest.mark.parametrize(
+    ("changes", "problem"),
+    [
+        ({"listen": "nope"}, "--bundle-endpoint-listen 'nope' is not HOST:PORT"),
+        ({"profile": "https_web"}, "--bundle-endpoint-profile=https_web needs"),
+        ({"profile": "http"}, "--bundle-endpoint-profile must be"),
+        ({"refresh_hint": 0}, "--bundle-refresh-hint must be at least 1"),
+        ({"spiffe_id": "spiffe://other.td/x"}, "--bundle-endpoint-spiffe-id 'spiffe://other.td/x'"),
+        ({"spiffe_id": "spiffe://cluster.local"}, "--bundle-endpoint-spiffe-id"),
+        ({"spiffe_id": "https://x"}, "--bundle-endpoint-spiffe-id: "),
+    ],
+)
+def test_bundle_endpoint_problems_name_the_flag(changes, problem):
+    found = _endpoint(**changes).validate()
+    assert found is not None and found.startswith(problem), found
+
+
+def test_the_bundle_endpoint_needs_the_spiffe_signer():
+    settings = dataclasses.replace(
+        _endpoint(), spiffe=SignerSettings(), service_dns=SignerSettings(True, Path("p"))
+    )
+    assert settings.validate() == "--bundle-endpoint-listen needs --enable-spiffe-signer"

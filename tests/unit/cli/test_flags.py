@@ -52,6 +52,12 @@ README_FLAGS = [
     "--refresh-fraction",
     "--health-address",
     "--metrics-auth",
+    "--bundle-endpoint-listen",
+    "--bundle-endpoint-profile",
+    "--bundle-endpoint-cert-file",
+    "--bundle-endpoint-key-file",
+    "--bundle-endpoint-spiffe-id",
+    "--bundle-refresh-hint",
     "--log-format",
     "--log-level",
     "--federation",
@@ -101,7 +107,7 @@ def test_no_flags_given_build_the_default_settings():
 def test_settings_fields_without_a_flag_are_the_known_ones():
     """A new setting without `flag(...)` is not configurable; this makes that a choice."""
     fields = {f.name for f in dataclasses.fields(ControllerSettings) if "help" not in f.metadata}
-    nested = {"sharding", "service_dns", "spiffe", "pod_identity"}
+    nested = {"sharding", "service_dns", "spiffe", "pod_identity", "bundle_endpoint"}
     internal = {"pool_poll_interval", "trust_bundle_resync", "lease_duration_seconds"}
     assert fields == nested | internal | {"lease_heartbeat"}
 

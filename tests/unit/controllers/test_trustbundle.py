@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 from meshtool.api import trustbundle
@@ -64,3 +65,57 @@ def test_federated_bundles_of_our_signer_are_left_alone():
     hashed = bundle("row-major.net:spiffe:federated-sha256.00ff", SPIFFE, "pem")
     todo = plan(want, [peer, hashed], managed_signers=MANAGED, keep_signers=set())
     assert todo.delete == [] and todo.update == []
+
+
+SEQ = "spiffe.row-major.net/bundle-sequence"
+SPIFFE_NAME = "row-major.net:spiffe:primary-bundle"
+
+
+def spiffe_bundle(pem, seq=None, labels=None):
+    have = bundle(SPIFFE_NAME, SPIFFE, pem, labels=labels)
+    notes = {SEQ: seq} if seq is not None else {}
+    return trustbundle.TrustBundle(**{**_fields(have), "annotations": notes})
+
+
+def _fields(b):
+    return {f: getattr(b, f) for f in ("name", "signer_name", "labels", "pem", "resource_version")}
+
+
+def spiffe_want(p, labels=None):
+    return desired_bundles([BundleSpec(SPIFFE, labels or {"l": "v"}, p, SEQ)])
+
+
+def test_sequence_starts_at_one_on_create():
+    [created] = plan(spiffe_want(pool()), [], managed_signers=MANAGED, keep_signers=set()).create
+    assert created.annotations == {SEQ: "1"}
+
+
+def test_sequence_grows_on_content_change_only():
+    old, new = spiffe_want(pool("1")), spiffe_want(pool("2"))
+    have = spiffe_bundle(old[SPIFFE_NAME].pem, "7", labels={"l": "v"})
+    [(changed, _)] = plan(new, [have], managed_signers=MANAGED, keep_signers=set()).update
+    assert changed.annotations == {SEQ: "8"}
+    assert plan(old, [have], managed_signers=MANAGED, keep_signers=set()).empty
+    relabelled = {SPIFFE_NAME: dataclasses.replace(old[SPIFFE_NAME], labels={"l": "other"})}
+    [(kept, _)] = plan(relabelled, [have], managed_signers=MANAGED, keep_signers=set()).update
+    assert kept.annotations == {SEQ: "7"}
+
+
+def test_a_missing_or_broken_sequence_is_repaired():
+    want = spiffe_want(pool("1"))
+    pem = want[SPIFFE_NAME].pem
+    for broken in (None, "", "x", "0", "-3"):
+        have = spiffe_bundle(pem, broken, labels={"l": "v"})
+        [(fixed, _)] = plan(want, [have], managed_signers=MANAGED, keep_signers=set()).update
+        assert fixed.annotations == {SEQ: "1"}, broken
+    stale = spiffe_bundle("other pem", None, labels={"l": "v"})
+    [(fixed, _)] = plan(want, [stale], managed_signers=MANAGED, keep_signers=set()).update
+    assert fixed.annotations == {SEQ: "2"}  # content changed: above any sequence served before
+
+
+def test_bundles_without_a_sequence_annotation_get_none():
+    [created] = plan(
+        desired_bundles([BundleSpec(DNS, {}, pool())]), [], managed_signers=MANAGED,
+        keep_signers=set(),
+    ).create  # fmt: skip
+    assert created.annotations == {}

@@ -11,7 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from meshtool.cli import demo as cli_demo
-from meshtool.demo import client, credentials, server
+from meshtool.demo import client, server
+from meshtool.workload import source as workload_source
 
 from .demo_pki import CLIENT_ID, SERVER_HOST, Issued, Projection, issue
 
@@ -102,7 +103,7 @@ def test_server_spiffe_id_mismatch_fails(
     other = "spiffe://cluster.local/ns/demo/sa/other"
     wrong = settings_for(port, files, server_spiffe_id=other, count=1)
     assert client.run(wrong, sleep=lambda _: None) == 1
-    assert "server is spiffe://cluster.local/ns/demo/sa/server, expected" in caplog.text
+    assert "spiffe://cluster.local/ns/demo/sa/server is not an allowed server" in caplog.text
 
 
 def test_host_name_verification_fails_for_a_spiffe_only_server(
@@ -161,7 +162,11 @@ def test_cli_demo_server_flag_rules() -> None:
 
 
 def test_poll_refreshes_until_stopped(files: Projection) -> None:
-    source = credentials.TlsSource(paths=[files.path("trust.pem")], build=_count_builds)
+    source = workload_source.Source(
+        files=workload_source.fixed({"trust": files.path("trust.pem")}),
+        build=_count_builds,
+        label="trust.pem",
+    )
 
     class StopAfterTwo:
         def __init__(self) -> None:
@@ -172,10 +177,10 @@ def test_poll_refreshes_until_stopped(files: Projection) -> None:
             return self.waits > 2
 
     stop = StopAfterTwo()
-    credentials.poll([source], interval=0.5, stop=stop)  # type: ignore[arg-type]
+    workload_source.poll([source], interval=0.5, stop=stop)  # type: ignore[arg-type]
     assert stop.waits == 3
     assert source.current() is not None
 
 
 def _count_builds(snaps):
-    return credentials.Loaded(ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT), "test")
+    return workload_source.Loaded(ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT), "test")

@@ -118,7 +118,7 @@ def test_missing_client_certificate_is_401(caller: Caller) -> None:
 @pytest.mark.parametrize(
     ("uris", "is_ca", "reason"),
     [
-        (("spiffe://other.domain/ns/demo/sa/client",), False, "is not in trust domain"),
+        (("spiffe://other.domain/ns/demo/sa/client",), False, "no trust bundle for trust domain"),
         (("spiffe://cluster.local/ns/demo/sa/intruder",), False, "is not an allowed client"),
         ((CLIENT_ID, "spiffe://cluster.local/ns/demo/sa/x"), False, "2 URI SANs"),
         ((CLIENT_ID,), True, "is a CA"),
@@ -139,7 +139,8 @@ def test_certificate_from_another_ca_is_401_with_reason(caller: Caller, ca_kind:
     resp = caller.get("/spiffe-echo", stranger.bundle())
     assert resp.status == 401
     assert resp.body.startswith(
-        "unauthorized: client certificate does not verify against the SPIFFE trust bundle: "
+        f"unauthorized: {CLIENT_ID}: the chain does not verify against the bundle of trust domain "
+        "'cluster.local': "
     )
     assert "not issued by any trust anchor" in resp.body
     assert len(resp.body.splitlines()) == 1

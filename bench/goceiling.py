@@ -1,0 +1,124 @@
+"""The benchmark's real ceiling: a Go client-go writer of precomputed Issued statuses.
+
+`tools/pcr-ceiling` (built by `hack/pcr-ceiling.sh`) watches the PodCertificateRequests of a
+signer nobody else runs and writes each one's precomputed status once, with client-go's rate
+limit lifted and `concurrency` writers: the rate a well-written Go controller could reach if
+signing cost nothing. It runs under the same load as the controller's run: simulated kubelets
+create the requests (64 at a time) while it writes, and the rate is counted from the first
+create to the last successful write. The statuses are computed before any request exists (the
+benchmark makes the keys), so nothing is signed during the measured window.
+
+`terminated_watchers` reads kube-apiserver's `apiserver_terminated_watchers_total` for one
+resource: the count of watches the apiserver closed because the client did not keep up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from meshtool.api import decisions, pcr, status
+from meshtool.clock import SystemClock
+from meshtool.kube import resources
+from meshtool.pki import capool, issue
+from meshtool.testing import pcrforms
+from meshtool.testing.burst import NAMESPACE, Fleet, bodies_for, create_all, named
+from meshtool.testing.controlplane import ControlPlane
+from meshtool.testing.kubectl import Kubectl
+
+GO_SIGNER = "bench.meshtool.invalid/go-ceiling"
+ROOT = Path(__file__).resolve().parent.parent
+JSON = dict[str, Any]
+
+
+def build() -> Path:
+    """The pcr-ceiling binary, built (or found cached) by hack/pcr-ceiling.sh."""
+    out = subprocess.run(
+        [str(ROOT / "hack" / "pcr-ceiling.sh")], check=True, capture_output=True, text=True
+    )
+    return Path(out.stdout.strip().splitlines()[-1])
+
+
+async def go_ceiling(
+    cp: ControlPlane,
+    fl: Fleet,
+    version: str,
+    form: pcrforms.KeyForm,
+    count: int,
+    concurrency: int,
+    pool: capool.CAPool,
+    work: Path,
+) -> float:
+    binary = await asyncio.to_thread(build)
+    targets = await fl.pods("goceil", count, GO_SIGNER)
+    bodies = named(bodies_for(targets, GO_SIGNER, version, form), "goceil")
+    clock = SystemClock()
+    statuses = {body["metadata"]["name"]: _precomputed(body, pool, clock) for body in bodies}
+    statuses_file = work / "go-ceiling-statuses.json"
+    statuses_file.write_text(json.dumps(statuses))
+    proc = await asyncio.create_subprocess_exec(
+        str(binary),
+        f"--kubeconfig={cp.kubeconfig}",
+        f"--namespace={NAMESPACE}",
+        f"--signer={GO_SIGNER}",
+        f"--version={version}",
+        f"--statuses={statuses_file}",
+        f"--concurrency={concurrency}",
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    try:
+        ready = await asyncio.wait_for(proc.stdout.readline(), timeout=60)
+        if ready.strip() != b"ready":
+            raise RuntimeError(f"pcr-ceiling did not start: {ready!r}")
+        started = time.time()
+        await create_all(fl, resources.pod_certificate_requests(version), bodies, 64)
+        line = await asyncio.wait_for(proc.stdout.readline(), timeout=600)
+        await proc.wait()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    result = json.loads(line)
+    if proc.returncode != 0 or result["written"] != count or result["errors"]:
+        raise RuntimeError(f"pcr-ceiling failed (exit {proc.returncode}): {result}")
+    return count / (float(result["last_write_unix"]) - started)
+
+
+def _precomputed(body: JSON, pool: capool.CAPool, clock: SystemClock) -> JSON:
+    meta = {**body["metadata"], "namespace": NAMESPACE, "uid": "-", "resourceVersion": "1"}
+    request = pcr.parse({**body, "metadata": meta})
+    assert isinstance(request.public_key, ec.EllipticCurvePublicKey)  # bodies_for makes P-256
+    leaf = issue.issue_leaf(
+        public_key=request.public_key,
+        profile=issue.LeafProfile(uris=(f"spiffe://bench/{request.pod_name}",)),
+        max_expiration_seconds=request.max_expiration_seconds,
+        ca=pool.signing_ca,
+        clock=clock,
+    )
+    assert isinstance(leaf, issue.IssuedLeaf)
+    decision = decisions.Issued(
+        chain_pem=leaf.chain_pem,
+        not_before=leaf.not_before,
+        not_after=leaf.not_after,
+        begin_refresh_at=leaf.begin_refresh_at,
+    )
+    return dict(status.status_body(decision, clock=clock))
+
+
+async def terminated_watchers(cp: ControlPlane, resource: str) -> float:
+    """kube-apiserver's apiserver_terminated_watchers_total summed over `resource`'s series."""
+    out = await Kubectl.of(cp).run("get", "--raw", "/metrics")
+    total = 0.0
+    for line in out.stdout.splitlines():
+        if line.startswith("apiserver_terminated_watchers_total{") and (
+            f'resource="{resource}"' in line
+        ):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
