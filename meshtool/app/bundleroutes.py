@@ -21,11 +21,9 @@ import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
-
 from meshtool.api import anchorpaths, spiffebundle, trustbundle
 from meshtool.controllers import trustbundle as publisher
-from meshtool.pki import pem
+from meshtool.pki import caissuers, pem
 
 JSON = "application/json"
 PKCS7 = "application/pkcs7-mime"
@@ -129,10 +127,7 @@ def render_bundle(bundle_pem: str, sequence: int | None, refresh_hint: int) -> b
 @functools.lru_cache(maxsize=32)
 def render_anchors(bundle_pem: str, fmt: str) -> bytes:
     """The roots in `bundle_pem` as DER PKCS#7 certs-only ("p7c") or as PEM ("pem")."""
-    roots = list(pem.certificates(bundle_pem.encode("ascii")))
-    if fmt == "pem":
-        return pem.encode(roots).encode("ascii")
-    return pkcs7.serialize_certificates(roots, Encoding.DER)
+    return caissuers.encode(pem.certificates(bundle_pem.encode("ascii")), fmt)
 
 
 def _text(

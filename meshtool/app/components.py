@@ -11,7 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from meshtool.api import federation, objects, pcr, trustbundle, types
+from cryptography import x509
+
+from meshtool.api import anchorpaths, federation, objects, pcr, trustbundle, types
 from meshtool.app.poolwatch import PoolWatcher
 from meshtool.app.settings import ControllerSettings
 from meshtool.clock import Clock
@@ -20,7 +22,7 @@ from meshtool.controllers.metrics import Metrics
 from meshtool.controllers.trustbundle import BundleSpec
 from meshtool.kube import resources
 from meshtool.kube.client import KubeClient
-from meshtool.pki import capool, issue
+from meshtool.pki import caissuers, capool, issue
 from meshtool.pki import rotation as plan
 from meshtool.runtime.informer import Informer
 from meshtool.sharding import leases, membership
@@ -60,12 +62,21 @@ def build_signers(
     clock: Clock,
     metrics: Metrics,
     on_pool_change: Callable[[], None],
+    cluster_issuer: str | None,
 ) -> list[SignerSetup]:
+    """The enabled signers; with a `cluster_issuer` every one names its anchors URL under it
+    in every leaf (the caIssuers extension, built here once per signer)."""
     signer_names = names.SignerNames(settings.signer_domain)
     keys = key_policy(settings)
     td = settings.spiffe_trust_domain
     live = names.LIVE
     lifetime = issue.LifetimePolicy(refresh_fraction=settings.refresh_fraction)
+
+    def aia(signer_name: str) -> x509.AuthorityInformationAccess | None:
+        if cluster_issuer is None:
+            return None
+        return caissuers.extension(anchorpaths.url(cluster_issuer, signer_name, caissuers.P7C))
+
     made: dict[str, tuple[Signer, dict[str, str]]] = {
         "service-dns": (
             servicedns.ServiceDnsSigner(
@@ -73,12 +84,17 @@ def build_signers(
                 keys=keys,
                 lifetime=lifetime,
                 forms=settings.name_forms(),
+                issuer_info=aia(signer_names.service_dns),
             ),
             {signer_names.service_dns_canarying_label: live},
         ),
         "spiffe": (
             spiffe.SpiffeSigner(
-                signer_name=signer_names.spiffe, trust_domain=td, keys=keys, lifetime=lifetime
+                signer_name=signer_names.spiffe,
+                trust_domain=td,
+                keys=keys,
+                lifetime=lifetime,
+                issuer_info=aia(signer_names.spiffe),
             ),
             {
                 signer_names.spiffe_canarying_label: live,
@@ -88,7 +104,11 @@ def build_signers(
         ),
         "pod-identity": (
             podidentity.PodIdentitySigner(
-                signer_name=signer_names.pod_identity, trust_domain=td, keys=keys, lifetime=lifetime
+                signer_name=signer_names.pod_identity,
+                trust_domain=td,
+                keys=keys,
+                lifetime=lifetime,
+                issuer_info=aia(signer_names.pod_identity),
             ),
             {signer_names.pod_identity_canarying_label: live},
         ),

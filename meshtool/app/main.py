@@ -1,11 +1,12 @@
 """The controller process: the only place that knows every component and starts them.
 
 Start-up order: connect and discover which certificates.k8s.io versions serve PCRs and CTBs
-(exit with the needed feature gate and --runtime-config if none); load the CA pools (a bad
-pool is not fatal: `/readyz` stays red and the watcher keeps trying); start informers and wait
-for their first lists; then start the workers, the trust-bundle publisher, the Lease
-heartbeat and the membership watcher, all in one TaskGroup. Cancellation (SIGTERM/SIGINT)
-stops everything cleanly.
+(exit with the needed feature gate and --runtime-config if none); resolve the cluster issuer
+(`--cluster-issuer`, discovered from kube-apiserver by default) and build the signers, which
+name it in every leaf; load the CA pools (a bad pool is not fatal: `/readyz` stays red and the
+watcher keeps trying); start informers and wait for their first lists; then start the
+workers, the trust-bundle publisher, the Lease heartbeat and the membership watcher, all in
+one TaskGroup. Cancellation (SIGTERM/SIGINT) stops everything cleanly.
 
 Event wiring: a PCR change enqueues its key; a Service change wakes the requests held on the
 Services of its namespace, on that Service, or on its selector anchor before or after the
@@ -41,7 +42,7 @@ from meshtool.app import bundleservice, components, federated, metricsauth
 from meshtool.app.health import HealthServer
 from meshtool.app.settings import ControllerSettings
 from meshtool.app.startup import StartupError as StartupError
-from meshtool.app.startup import connect, discover
+from meshtool.app.startup import cluster_issuer, connect, discover
 from meshtool.clock import Clock, SystemClock
 from meshtool.controllers import cache, events, podcert, published, status, trustbundle
 from meshtool.controllers.metrics import Metrics
@@ -82,9 +83,7 @@ class Controller:
         self.queue: workqueue.WorkQueue[str] = workqueue.WorkQueue()
         self.bundle_trigger = trigger.Trigger()
         self.metrics = Metrics()
-        self.setups = components.build_signers(
-            settings, clock=clock, metrics=self.metrics, on_pool_change=self.bundle_trigger.fire
-        )
+        self.setups: list[components.SignerSetup] = []
         self.api_ok = False
         self.legacy_served = False
         self.bundle_service: bundleservice.BundleService | None = None
@@ -92,6 +91,15 @@ class Controller:
     async def run(self) -> None:
         pcr_version, ctb_version, self.legacy_served = await discover(self.client)
         log.info("using certificates.k8s.io/%s PCRs, /%s CTBs", pcr_version, ctb_version)
+        issuer = await cluster_issuer(self.client, self.settings.cluster_issuer, clock=self.clock)
+        self.metrics.cluster_issuer.labels(issuer or "none").set(1)
+        self.setups = components.build_signers(
+            self.settings,
+            clock=self.clock,
+            metrics=self.metrics,
+            on_pool_change=self.bundle_trigger.fire,
+            cluster_issuer=issuer,
+        )
         for setup in self.setups:
             setup.watcher.check()
         self._build(pcr_version, ctb_version)

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+from meshtool.api import issuer
 from meshtool.api.types import KeyType
 from meshtool.app import health
 from meshtool.sharding.leases import Identity
@@ -188,6 +189,12 @@ class ControllerSettings:
     spiffe: SignerSettings = field(default_factory=SignerSettings)
     pod_identity: SignerSettings = field(default_factory=SignerSettings)
     spiffe_trust_domain: str = flag(DEFAULT_TRUST_DOMAIN, "Trust domain of issued SPIFFE IDs.")
+    cluster_issuer: str = flag(
+        issuer.DISCOVER,
+        "The cluster's service-account issuer, named in every certificate as an AIA caIssuers "
+        "URL of the signer's anchors under it: discover (kube-apiserver's "
+        "/.well-known/openid-configuration), an https URL, or none.",
+    )
     cluster_domain: str = flag(
         DEFAULT_CLUSTER_DOMAIN, "The cluster's DNS domain, for the <name>.svc.<domain> form."
     )
@@ -323,6 +330,7 @@ class ControllerSettings:
             or self._pool_problem()
             or self._trust_domain_problem()
             or self._health_problem()
+            or issuer.setting_problem(self.cluster_issuer)
             or self.bundle_endpoint.problem(self.spiffe_trust_domain, self.spiffe.enabled)
         )
 

@@ -5,29 +5,36 @@ the kubelet writes it), a certificate chain, a trust bundle (only CA certificate
 JSON, or `kubectl get -o json|yaml` output of ClusterTrustBundles or a CA pool Secret, whose
 contents are shown under the object's name (`meshtool.cli.inputs`). For each
 certificate it prints subject, issuer, serial, validity, key type and fingerprint, the CA flag,
-the SANs, the SPIFFE ID and the Kubernetes PodIdentity fields when present. When a DNS name is
-in one of the service-dns signer's other forms (a per-pod name under a headless Service, or a
-name under the cluster domain or a cross-cluster suffix), every DNS name is also explained
-(`meshtool.signers.dnsforms.describe`). Keys are described
-by type and public fingerprint only; key material is never printed.
+the SANs, the SPIFFE ID, the issuing cluster's anchors URL (the AIA caIssuers URL meshtool
+puts under the cluster issuer) and the Kubernetes PodIdentity fields when present. When a DNS
+name is in one of the service-dns signer's other forms (a per-pod name under a headless
+Service, or a name under the cluster domain or a cross-cluster suffix), every DNS name is also
+explained (`meshtool.signers.dnsforms.describe`). Keys are described by type and public
+fingerprint only; key material is never printed.
 
 With `--trust-bundle`, it also verifies the chain against those anchors with
 `meshtool.pki.chain` (which, unlike cryptography's Web PKI verifier, accepts Ed25519) and exits
-non-zero if it does not verify. Unreadable input is one line on stderr and exit status 1.
+non-zero if it does not verify. With `--fetch-anchors`, it fetches the anchors from the leaf's
+caIssuers URL over HTTPS (`meshtool.anchorclient`; the server verified against
+`--issuer-ca-file` or the system trust store) and verifies the chain against them, exiting
+non-zero if it cannot. Unreadable input is one line on stderr and exit status 1.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 import click
 from cryptography import x509
 
 from meshtool import clock
+from meshtool.anchorclient import discovery, fetch
 from meshtool.cli import inputs
-from meshtool.pki import capool, chain, keys, pem, podidentity
+from meshtool.pki import caissuers, capool, chain, keys, pem, podidentity
 from meshtool.signers import dnsforms
 
 _T = TypeVar("_T")
@@ -41,7 +48,20 @@ _NOT_RECOGNISED = "not a credential bundle, certificate chain, trust bundle or C
     type=click.Path(dir_okay=False),
     help="PEM trust anchors (or ClusterTrustBundle objects); verify FILE's chain against them.",
 )
-def inspect_command(file: str, trust_bundle: str | None) -> None:
+@click.option(
+    "--fetch-anchors",
+    is_flag=True,
+    help="Fetch the anchors from the leaf's caIssuers URL (its issuing cluster) over HTTPS and "
+    "verify FILE's chain against them.",
+)
+@click.option(
+    "--issuer-ca-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="PEM CA certificates that verify the anchors server (default: the system trust store).",
+)
+def inspect_command(
+    file: str, trust_bundle: str | None, fetch_anchors: bool, issuer_ca_file: Path | None
+) -> None:
     """Summarize a credential bundle, certificate chain, trust bundle, CA pool or CTB/Secret."""
     system = clock.SystemClock()
     parts = _parsed(file, lambda part: summarize(part.data, clock=system))
@@ -55,6 +75,10 @@ def inspect_command(file: str, trust_bundle: str | None) -> None:
         certs = chains[0] if len(chains) == 1 else None
         roots = tuple(cert for _, found in anchors for cert in found)
         click.echo(_verification(certs, roots, now=system.now()))
+    if fetch_anchors:
+        chains = [certs for _, (_, certs) in parts]
+        certs = chains[0] if len(chains) == 1 else None
+        click.echo(_fetched_verification(certs, issuer_ca_file, now=system.now()))
 
 
 def summarize(
@@ -91,7 +115,7 @@ def certificate_lines(
         f"  key:         {keys.describe(key)} {keys.fingerprint(key)}",
         f"  CA:          {'yes' if _is_ca(cert) else 'no'}",
     ]
-    lines += _san_lines(cert) + _pod_identity_lines(cert)
+    lines += _san_lines(cert) + _issuer_lines(cert) + _pod_identity_lines(cert)
     return [indent + line for line in lines]
 
 
@@ -147,6 +171,16 @@ def _name_form_lines(dns: list[str]) -> list[str]:
     return [] if plain else [f"    {name}: {d}" for name, d in described.items()]
 
 
+def _issuer_lines(cert: x509.Certificate) -> list[str]:
+    lines = []
+    for url in caissuers.urls(cert):
+        lines.append(f"  issuer URL:  {url}")
+        cluster = discovery.issuing_cluster(url)
+        if cluster is not None:
+            lines.append(f"    issuing cluster {cluster[0]}, signer {cluster[1]}")
+    return lines
+
+
 def _pod_identity_lines(cert: x509.Certificate) -> list[str]:
     try:
         identity = podidentity.from_certificate(cert)
@@ -173,6 +207,29 @@ def _verification(
         raise click.ClickException(f"chain does not verify: {exc}") from None
     root = path[-1].subject.rfc4514_string() or "(empty subject)"
     return f"chain verifies: {len(path)} certificate(s) up to trust anchor {root}"
+
+
+def _fetched_verification(
+    certs: tuple[x509.Certificate, ...] | None, ca_file: Path | None, *, now: dt.datetime
+) -> str:
+    if certs is None:
+        raise click.ClickException(
+            "--fetch-anchors needs one certificate chain, not a CA pool or several objects"
+        )
+
+    async def get(url: str) -> bytes:
+        return await fetch.get(url, ca_file=ca_file)
+
+    try:
+        found = asyncio.run(discovery.discover(certs, fetch=get, now=now))
+    except (discovery.DiscoveryError, fetch.FetchError) as exc:
+        raise click.ClickException(f"issuer anchors: {exc}") from None
+    root = found.path[-1].subject.rfc4514_string() or "(empty subject)"
+    return (
+        f"anchors from {found.url}: {len(found.anchors)} certificate(s)\n"
+        f"chain verifies against the issuer's anchors: {len(found.path)} certificate(s) up to "
+        f"trust anchor {root}"
+    )
 
 
 def _validity(cert: x509.Certificate, now: dt.datetime) -> str:

@@ -138,6 +138,11 @@ class Metrics:
         self.asyncio_tasks = self._gauge(
             "asyncio_tasks", "Tasks alive on the controller's event loop (steady unless leaking)."
         )
+        self.cluster_issuer = self._gauge(
+            "cluster_issuer_info",
+            "1, labelled with the cluster issuer certificates name (caIssuers; 'none' when off).",
+            ["issuer"],
+        )
 
     def _bundle_endpoint(self) -> None:
         self.bundle_endpoint_requests = self._counter(

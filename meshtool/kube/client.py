@@ -30,7 +30,8 @@ import msgspec
 
 from meshtool import pacing
 from meshtool.clock import SystemClock
-from meshtool.kube import codec, config, errors, unreachable
+from meshtool.kube import codec, config, errors, http1, unreachable
+from meshtool.kube.authheader import AuthHeader
 from meshtool.kube.codec import ListResult as ListResult
 from meshtool.kube.codec import WatchEvent as WatchEvent
 from meshtool.kube.resources import Resource
@@ -59,8 +60,10 @@ class KubeClient:
         qps: float | None = DEFAULT_QPS,
         burst: int = DEFAULT_BURST,
         pool: config.PoolSettings | None = None,
+        lean: tuple[http1.Pool, AuthHeader] | None = None,
     ) -> None:
         self._http = http
+        self._lean = lean
         self._pool = pool or config.PoolSettings()
         self._clock = SystemClock()
         self._limiter = (
@@ -80,8 +83,7 @@ class KubeClient:
         pool: config.PoolSettings | None = None,
     ) -> KubeClient:
         pool = pool or config.PoolSettings()
-        http = config.http_client(config.from_kubeconfig(path, context), pool)
-        return cls(http, qps=qps, burst=burst, pool=pool)
+        return cls.over(config.connection(config.from_kubeconfig(path, context), pool), qps, burst)
 
     @classmethod
     def in_cluster(
@@ -92,7 +94,18 @@ class KubeClient:
         pool: config.PoolSettings | None = None,
     ) -> KubeClient:
         pool = pool or config.PoolSettings()
-        return cls(config.http_client(config.in_cluster(), pool), qps=qps, burst=burst, pool=pool)
+        return cls.over(config.connection(config.in_cluster(), pool), qps, burst, pool)
+
+    @classmethod
+    def over(
+        cls,
+        conn: config.Connection,
+        qps: float | None,
+        burst: int,
+        pool: config.PoolSettings | None = None,
+    ) -> KubeClient:
+        """A client whose ordinary requests take the lean path and watches httpx2."""
+        return cls(conn.http, qps=qps, burst=burst, pool=pool, lean=(conn.lean, conn.auth))
 
     @property
     def server(self) -> str:
@@ -105,6 +118,8 @@ class KubeClient:
         await self.aclose()
 
     async def aclose(self) -> None:
+        if self._lean is not None:
+            await self._lean[0].aclose()
         await self._http.aclose()
 
     async def get(self, resource: Resource, name: str, *, namespace: str | None = None) -> JSON:
@@ -274,15 +289,54 @@ class KubeClient:
         content = msgspec.json.encode(body) if body is not None else None
         hdrs = {"Content-Type": "application/json", **(headers or {})} if content else headers
         await self._throttle()
+        if self._lean is not None:
+            code, answer = await self._lean_request(method, path, params, content, hdrs, what)
+        else:
+            code, answer = await self._httpx_request(method, path, params, content, hdrs, what)
+        if code >= 400:
+            raise codec.api_error(code, answer, what)
+        return codec.decode(answer, what)
+
+    async def _httpx_request(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str] | None,
+        content: bytes | None,
+        headers: Mapping[str, str] | None,
+        what: str,
+    ) -> tuple[int, bytes]:
         try:
             response = await self._http.request(
-                method, path, params=params, content=content, headers=hdrs
+                method, path, params=params, content=content, headers=headers
             )
         except httpx2.HTTPError as exc:
             raise self._unreachable(exc, what) from exc
-        if response.status_code >= 400:
-            raise codec.api_error(response.status_code, response.content, what)
-        return codec.decode(response.content, what)
+        return response.status_code, response.content
+
+    async def _lean_request(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str] | None,
+        content: bytes | None,
+        headers: Mapping[str, str] | None,
+        what: str,
+    ) -> tuple[int, bytes]:
+        assert self._lean is not None
+        pool, auth = self._lean
+        for attempt in range(2):
+            token = await auth.value()
+            hdrs = {**(headers or {}), "Authorization": token} if token else headers
+            try:
+                answer = await pool.request(method, path, params=params, headers=hdrs, body=content)
+            except http1.NoAnswer as exc:
+                raise errors.TransportError(
+                    unreachable.describe_no_answer(exc, server=self.server, what=what)
+                ) from exc
+            if answer.status != 401 or attempt or not await auth.refresh():
+                break
+        return answer.status, answer.body
 
     def _unreachable(self, exc: httpx2.HTTPError, what: str) -> errors.TransportError:
         return errors.TransportError(unreachable.describe(exc, server=self.server, what=what))

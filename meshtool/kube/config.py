@@ -27,7 +27,8 @@ from lightkube.config.kubeconfig import KubeConfig
 from lightkube.core.exceptions import ConfigError as _LightkubeConfigError
 
 import meshtool
-from meshtool.kube import errors
+from meshtool.kube import errors, http1
+from meshtool.kube.authheader import AuthHeader
 
 DEFAULT_KUBECONFIG = "~/.kube/config"
 USER_AGENT = f"meshtool/{meshtool.__version__}"
@@ -141,13 +142,36 @@ def in_cluster() -> Any:
 
 def http_client(single_config: Any, pool: PoolSettings) -> httpx2.AsyncClient:
     """An httpx2 client for one config: base URL, TLS and auth from lightkube, pool from us."""
+    return connection(single_config, pool).http
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    """Both request paths to one apiserver, with the same TLS context and credentials: httpx2
+    (watches, health probes) and the lean HTTP/1.1 pool (every other request)."""
+
+    http: httpx2.AsyncClient
+    lean: http1.Pool
+    auth: AuthHeader
+
+
+def connection(single_config: Any, pool: PoolSettings) -> Connection:
     try:
         params = ConnectionParams(timeout=pool.timeout).httpx_params(single_config)
     except (_LightkubeConfigError, OSError, AssertionError) as exc:
         raise ConfigError(f"cluster {single_config.cluster.server}: {exc}") from exc
-    return httpx2.AsyncClient(
+    http = httpx2.AsyncClient(
         **params, limits=pool.limits, headers={"User-Agent": USER_AGENT}, follow_redirects=False
     )
+    lean = http1.Pool(
+        params["base_url"],
+        params["verify"],
+        max_connections=pool.concurrency,
+        timeout=pool.request_timeout,
+        connect_timeout=pool.connect_timeout,
+        headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+    )
+    return Connection(http, lean, AuthHeader(params["auth"], params["base_url"]))
 
 
 def describe(path: str | os.PathLike[str] | None, context: str | None) -> str:

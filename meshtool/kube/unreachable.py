@@ -28,14 +28,26 @@ def describe(exc: httpx2.HTTPError, *, server: str, what: str) -> str:
     return f"lost the connection to the apiserver {server}: {reason(exc)} ({what})"
 
 
+def describe_no_answer(exc: BaseException, *, server: str, what: str) -> str:
+    """The same sentences for the lean path's `http1.NoAnswer` (duck-typed: `connect`,
+    `timed_out`), so both request paths report a missing answer alike."""
+    if getattr(exc, "connect", False):
+        return f"cannot reach the apiserver {server}: {reason(exc)} ({what})"
+    if getattr(exc, "timed_out", False):
+        return f"the apiserver {server} did not answer in time ({what})"
+    return f"lost the connection to the apiserver {server}: {reason(exc)} ({what})"
+
+
 def reason(exc: BaseException) -> str:
     """The first cause in `exc`'s chain we can name, else what the exception itself says."""
     for cause in _chain(exc):
         named = _named(cause)
         if named:
             return named
-    if isinstance(exc, httpx2.TimeoutException):
+    if isinstance(exc, httpx2.TimeoutException) or getattr(exc, "timed_out", False):
         return "timed out"
+    if getattr(exc, "connect", None) is not None:
+        return "the connection closed"
     return str(exc) or "connection failed"
 
 
@@ -49,7 +61,7 @@ def _named(cause: BaseException) -> str | None:
     if isinstance(cause, ssl.SSLWantReadError | TimeoutError | httpx2.TimeoutException):
         return "timed out"
     if isinstance(cause, ssl.SSLError):
-        return f"TLS handshake failed ({cause.reason or cause.strerror})"
+        return f"TLS handshake failed ({getattr(cause, 'reason', None) or cause.strerror})"
     if isinstance(cause, OSError) and cause.errno is not None and cause.strerror:
         return cause.strerror[0].lower() + cause.strerror[1:]
     return None

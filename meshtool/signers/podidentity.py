@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
+from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from meshtool.api import decisions, types
@@ -33,6 +34,8 @@ class PodIdentitySigner(policy.Decides):
     signer_name: str = names.POD_IDENTITY
     keys: policy.KeyPolicy = field(default_factory=policy.KeyPolicy)
     lifetime: issue.LifetimePolicy = field(default_factory=issue.LifetimePolicy)
+    issuer_info: x509.AuthorityInformationAccess | None = None
+    """The caIssuers extension every leaf carries (`policy.with_issuer`), built once."""
 
     ANNOTATIONS: ClassVar[policy.Annotations] = policy.NO_ANNOTATIONS
     """Documented unverifiedUserAnnotations keys: none yet."""

@@ -15,7 +15,8 @@ identity and the certificate profile, or says why not). The steps:
    `ANNOTATIONS`, next to the code that reads them.
 A request that passes comes back as `Accepted`, carrying its key narrowed to a certificate key.
 Then `signer.leaf(request, view)` gives a `Leaf` (profile + what it certifies) or a decision,
-and `sign` issues it.
+`with_issuer` adds the signer's caIssuers extension (the issuing cluster, built once per signer
+from `--cluster-issuer`; docs/decisions/0005) to its profile, and `sign` issues it.
 
 `sign` signs with the pool's signing CA. pki's `CannotIssue` (CA too close to expiry,
 lifetime too short) becomes `NotYet`, never `Failed`: both are transient or operator-fixable,
@@ -25,10 +26,11 @@ and a Failed condition would end the pod's request for good.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Protocol
 
+from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.types import (
     CertificatePublicKeyTypes,
@@ -79,6 +81,9 @@ class Profiled(Protocol):
     def lifetime(self) -> issue.LifetimePolicy: ...
 
     @property
+    def issuer_info(self) -> x509.AuthorityInformationAccess | None: ...
+
+    @property
     def ANNOTATIONS(self) -> Annotations: ...
 
     def leaf(self, request: PodCertRequest, view: ClusterView) -> Leaf | Denied | NotYet: ...
@@ -106,7 +111,16 @@ def decide(
     leaf = signer.leaf(request, view)
     if not isinstance(leaf, Leaf):
         return leaf
+    leaf = with_issuer(leaf, signer.issuer_info)
     return sign(request, accepted, leaf=leaf, pool=pool, clock=clock, lifetime=signer.lifetime)
+
+
+def with_issuer(leaf: Leaf, issuer_info: x509.AuthorityInformationAccess | None) -> Leaf:
+    """`leaf` with the non-critical caIssuers extension appended (unchanged without one)."""
+    if issuer_info is None:
+        return leaf
+    extra = (*leaf.profile.extra_extensions, (issuer_info, False))
+    return Leaf(replace(leaf.profile, extra_extensions=extra), leaf.summary)
 
 
 @dataclass(frozen=True, slots=True)

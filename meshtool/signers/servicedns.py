@@ -31,6 +31,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from meshtool.api import decisions, selectors, types
@@ -52,6 +53,8 @@ class ServiceDnsSigner(policy.Decides):
     signer_name: str = names.SERVICE_DNS
     keys: policy.KeyPolicy = field(default_factory=policy.KeyPolicy)
     lifetime: issue.LifetimePolicy = field(default_factory=issue.LifetimePolicy)
+    issuer_info: x509.AuthorityInformationAccess | None = None
+    """The caIssuers extension every leaf carries (`policy.with_issuer`), built once."""
     forms: dnsforms.NameForms = field(default_factory=dnsforms.NameForms)
 
     @property

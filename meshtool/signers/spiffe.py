@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
+from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from meshtool.api import decisions, types
@@ -35,6 +36,8 @@ class SpiffeSigner(policy.Decides):
     signer_name: str = names.SPIFFE
     keys: policy.KeyPolicy = field(default_factory=policy.KeyPolicy)
     lifetime: issue.LifetimePolicy = field(default_factory=issue.LifetimePolicy)
+    issuer_info: x509.AuthorityInformationAccess | None = None
+    """The caIssuers extension every leaf carries (`policy.with_issuer`), built once."""
 
     ANNOTATIONS: ClassVar[policy.Annotations] = policy.NO_ANNOTATIONS
     """Documented unverifiedUserAnnotations keys: none yet."""

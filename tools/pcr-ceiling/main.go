@@ -44,14 +44,15 @@ func main() {
 	statusesPath := flag.String("statuses", "", "JSON file: {name: status}")
 	concurrency := flag.Int("concurrency", 64, "concurrent writers")
 	timeout := flag.Duration("timeout", 10*time.Minute, "give up after this long")
+	http1 := flag.Bool("http1", false, "HTTP/1.1 with a connection per writer instead of one HTTP/2 connection")
 	flag.Parse()
-	if err := run(*kubeconfig, *namespace, *signer, *version, *statusesPath, *concurrency, *timeout); err != nil {
+	if err := run(*kubeconfig, *namespace, *signer, *version, *statusesPath, *concurrency, *timeout, *http1); err != nil {
 		fmt.Fprintln(os.Stderr, "pcr-ceiling:", err)
 		os.Exit(1)
 	}
 }
 
-func run(kubeconfig, namespace, signer, version, statusesPath string, concurrency int, timeout time.Duration) error {
+func run(kubeconfig, namespace, signer, version, statusesPath string, concurrency int, timeout time.Duration, http1 bool) error {
 	statuses, err := readStatuses(statusesPath)
 	if err != nil {
 		return err
@@ -62,6 +63,9 @@ func run(kubeconfig, namespace, signer, version, statusesPath string, concurrenc
 	}
 	config.QPS = -1 // no client-side rate limit
 	config.Burst = -1
+	if http1 {
+		config.TLSClientConfig.NextProtos = []string{"http/1.1"}
+	}
 	client, err := dynamic.NewForConfig(config)
 	if err != nil {
 		return err

@@ -72,7 +72,11 @@ def test_the_refresh_fraction_reaches_every_signer_and_is_validated() -> None:
         refresh_fraction=0.1,
     )
     setups = components.build_signers(
-        settings, clock=FakeClock(), metrics=Metrics(), on_pool_change=lambda: None
+        settings,
+        clock=FakeClock(),
+        metrics=Metrics(),
+        on_pool_change=lambda: None,
+        cluster_issuer=None,
     )
     assert [s.signer.lifetime.refresh_fraction for s in setups] == [0.1, 0.1]
     bad = ControllerSettings(service_dns=settings.service_dns, refresh_fraction=1.0)
@@ -107,6 +111,21 @@ def test_name_forms_come_from_the_settings() -> None:
         "clusterset.local": ".clusterset.local",
     }
     assert ControllerSettings().name_forms().allowed == {"svc": ""}
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("discover", None),
+        ("none", None),
+        ("https://oidc.example/cluster-a", None),
+        ("http://oidc.example", "--cluster-issuer: 'http://oidc.example' is not an https URL"),
+        ("discovr", "--cluster-issuer: 'discovr' is not an https URL"),
+    ],
+)
+def test_the_cluster_issuer_is_validated(value: str, problem: str | None) -> None:
+    found = dataclasses.replace(USABLE, cluster_issuer=value).validate()
+    assert found == problem or (problem is not None and (found or "").startswith(problem))
 
 
 def _endpoint(**changes: object) -> ControllerSettings:

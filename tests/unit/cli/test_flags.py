@@ -26,6 +26,7 @@ README_FLAGS = [
     "--enable-spiffe-signer",
     "--spiffe-ca-pool",
     "--spiffe-trust-domain",
+    "--cluster-issuer",
     "--cluster-domain",
     "--service-dns-cluster-domain-names",
     "--service-dns-clusterset-domains",

@@ -11,10 +11,10 @@ from cryptography.x509 import verification
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from OpenSSL import crypto
 
-from meshtool.api import decisions, keys, status, validation
+from meshtool.api import anchorpaths, decisions, keys, status, validation
 from meshtool.api.types import KeyType, PodCertRequest, PodView, ServiceView
 from meshtool.clock import FakeClock
-from meshtool.pki import capool, podidentity
+from meshtool.pki import caissuers, capool, podidentity
 from meshtool.signers import names
 from meshtool.signers.base import Signer
 from meshtool.signers.podidentity import PodIdentitySigner
@@ -25,10 +25,18 @@ from meshtool.testing import pcrforms
 from . import requests
 from .conftest import FakeView
 
+ISSUER = "https://issuer.example.org/cluster-1"
 SIGNERS: dict[str, Signer] = {
-    "service-dns": ServiceDnsSigner(),
-    "spiffe": SpiffeSigner(trust_domain="example.org"),
-    "pod-identity": PodIdentitySigner(),
+    "service-dns": ServiceDnsSigner(
+        issuer_info=caissuers.extension(anchorpaths.url(ISSUER, names.SERVICE_DNS))
+    ),
+    "spiffe": SpiffeSigner(
+        trust_domain="example.org",
+        issuer_info=caissuers.extension(anchorpaths.url(ISSUER, names.SPIFFE)),
+    ),
+    "pod-identity": PodIdentitySigner(
+        issuer_info=caissuers.extension(anchorpaths.url(ISSUER, names.POD_IDENTITY))
+    ),
 }
 T = requests.TARGET
 DNS_NAMES = {"api.ns1.svc", "web.ns1.svc"}
@@ -40,6 +48,17 @@ EKUS = {
     "service-dns": [ExtendedKeyUsageOID.SERVER_AUTH],
     "spiffe": [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH],
     "pod-identity": [ExtendedKeyUsageOID.CLIENT_AUTH],
+}
+
+
+STANDARD_OIDS = {
+    x509.SubjectAlternativeName.oid,
+    x509.KeyUsage.oid,
+    x509.BasicConstraints.oid,
+    x509.ExtendedKeyUsage.oid,
+    x509.SubjectKeyIdentifier.oid,
+    x509.AuthorityKeyIdentifier.oid,
+    x509.AuthorityInformationAccess.oid,
 }
 
 
@@ -128,6 +147,13 @@ def _check_extensions(signer_id: str, leaf: x509.Certificate, request: PodCertRe
     basic = exts.get_extension_for_class(x509.BasicConstraints)
     assert basic.critical and basic.value.ca is False
     assert list(exts.get_extension_for_class(x509.ExtendedKeyUsage).value) == EKUS[signer_id]
+    aia = exts.get_extension_for_class(x509.AuthorityInformationAccess)
+    assert not aia.critical
+    assert caissuers.urls(leaf) == (
+        f"{ISSUER}/.well-known/meshtool/signers/{request.signer_name}/anchors.p7c",
+    )
+    extra = {podidentity.OID} if signer_id == "pod-identity" else set()
+    assert {ext.oid for ext in exts} == STANDARD_OIDS | extra
 
     identity = podidentity.from_certificate(leaf)
     if signer_id != "pod-identity":
@@ -163,3 +189,14 @@ def test_verification_is_not_vacuous(
         _verify("spiffe", stranger, chain, clock.now())
     with pytest.raises((verification.VerificationError, crypto.X509StoreContextError)):
         _verify("spiffe", pools[ca_type], chain, clock.now() + dt.timedelta(days=2))
+
+
+@pytest.mark.parametrize("signer", [ServiceDnsSigner(), SpiffeSigner(), PodIdentitySigner()])
+def test_without_a_cluster_issuer_a_leaf_names_none(
+    pools: dict[str, capool.CAPool], clock: FakeClock, signer: Signer
+) -> None:
+    request = requests.request(signer_name=signer.signer_name, key_type=KeyType.ECDSAP256)
+    decision = signer.decide(request, view=_view(), pool=pools["ecdsa-p256"], clock=clock)
+    assert isinstance(decision, decisions.Issued), decision
+    leaf = x509.load_pem_x509_certificate(decision.chain_pem.encode())
+    assert caissuers.urls(leaf) == ()

@@ -1,0 +1,252 @@
+"""A lean HTTP/1.1 keep-alive pool for the apiserver's ordinary requests (the hot path).
+
+Why: through httpx2 one request to kube-apiserver costs the controller about 1.2 ms of CPU
+(URL parsing, header models, the anyio and h11 layers); the same request written and parsed
+here costs about 0.16 ms (docs/decisions/0009-http-hot-path.md has the measurements). Every
+PodCertificateRequest costs at least one such request (its status write), so this is most of
+the controller's CPU per certificate. Watches stay on httpx2 (`KubeClient._stream`).
+
+What it does, and its invariants:
+- TLS and the client certificate come from the same `ssl.SSLContext` lightkube built for
+  httpx2, and the `Authorization` header from the same httpx2 `Auth` (`AuthHeader`), so the two
+  paths authenticate identically (bearer, token file re-read on 401, exec plugins);
+- at most `max_connections` requests are in flight, each on its own connection; a connection
+  goes back to the idle list only after its response was read completely and the server did
+  not ask to close it; an idle connection the server has closed is dropped, not reused;
+- a request on a reused connection that fails before any byte of the answer arrived (the
+  server closed the idle connection as we wrote) is sent once more on a fresh connection,
+  unless it is a POST, which is never sent twice;
+- each request, the wait for a free connection and the connect included, is bounded by
+  `timeout` seconds; any failure without an
+  HTTP answer raises `NoAnswer` (its cause chained), whose `connect` tells whether the
+  connection could not even be opened. Nothing here logs or retries beyond that one resend.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlencode, urlsplit
+
+_CRLF = b"\r\n"
+_MAX_HEAD = 64 * 1024
+
+
+class NoAnswer(Exception):
+    """The request got no HTTP answer; `connect` is True when no connection could be opened."""
+
+    def __init__(self, connect: bool, timed_out: bool = False) -> None:
+        super().__init__("no answer")
+        self.connect, self.timed_out = connect, timed_out
+
+
+@dataclass(slots=True)
+class _Connection:
+    reader: asyncio.StreamReader
+    writer: asyncio.StreamWriter
+    reused: bool = False
+
+    @property
+    def usable(self) -> bool:
+        return not self.reader.at_eof() and not self.writer.is_closing()
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+@dataclass(slots=True)
+class Answer:
+    status: int
+    body: bytes
+    headers: dict[bytes, bytes] = field(default_factory=dict)
+
+
+class Pool:
+    def __init__(
+        self,
+        server: str,
+        ssl_context: ssl.SSLContext | None,
+        *,
+        max_connections: int,
+        timeout: float,
+        connect_timeout: float,
+        headers: Mapping[str, str],
+    ) -> None:
+        url = urlsplit(server)
+        self._host = url.hostname or ""
+        self._port = url.port or (443 if url.scheme == "https" else 80)
+        self._ssl = ssl_context if url.scheme == "https" else None
+        self._prefix = url.path.rstrip("/")
+        self._base = (f"Host: {url.netloc}\r\n" + _lines(headers)).encode()
+        self._gate = asyncio.Semaphore(max_connections)
+        self._idle: list[_Connection] = []
+        self._timeout, self._connect_timeout = timeout, connect_timeout
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        body: bytes | None = None,
+    ) -> Answer:
+        head = self._head(method, path, params, headers, body)
+        try:
+            async with asyncio.timeout(self._timeout), self._gate:
+                return await self._send(method, head, body)
+        except TimeoutError as exc:
+            raise NoAnswer(connect=False, timed_out=True) from exc
+
+    async def aclose(self) -> None:
+        while self._idle:
+            conn = self._idle.pop()
+            conn.close()
+            with contextlib.suppress(OSError):
+                await conn.writer.wait_closed()
+
+    def _head(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str] | None,
+        headers: Mapping[str, str] | None,
+        body: bytes | None,
+    ) -> bytes:
+        target = self._prefix + path + (f"?{urlencode(params)}" if params else "")
+        extra = dict(headers or {})
+        if body is not None:
+            extra["Content-Length"] = str(len(body))
+        return f"{method} {target} HTTP/1.1\r\n".encode() + self._base + _lines(extra).encode()
+
+    async def _send(self, method: str, head: bytes, body: bytes | None) -> Answer:
+        conn = await self._connection()
+        try:
+            answer, keep = await _exchange(conn, head, body)
+        except _Unanswered as exc:
+            conn.close()
+            if not conn.reused or method == "POST":
+                raise NoAnswer(connect=False) from exc.__cause__
+            return await self._send_fresh(head, body)
+        except BaseException:
+            conn.close()
+            raise
+        self._release(conn, keep)
+        return answer
+
+    async def _send_fresh(self, head: bytes, body: bytes | None) -> Answer:
+        conn = await self._open()
+        try:
+            answer, keep = await _exchange(conn, head, body)
+        except _Unanswered as exc:
+            conn.close()
+            raise NoAnswer(connect=False) from exc.__cause__
+        except BaseException:
+            conn.close()
+            raise
+        self._release(conn, keep)
+        return answer
+
+    async def _connection(self) -> _Connection:
+        while self._idle:
+            conn = self._idle.pop()
+            if conn.usable:
+                conn.reused = True
+                return conn
+            conn.close()
+        return await self._open()
+
+    async def _open(self) -> _Connection:
+        try:
+            async with asyncio.timeout(self._connect_timeout):
+                reader, writer = await asyncio.open_connection(
+                    self._host, self._port, ssl=self._ssl, limit=_MAX_HEAD
+                )
+        except ConnectionResetError as exc:
+            raise NoAnswer(connect=True) from _handshake_cut(exc, self._ssl is not None)
+        except (OSError, TimeoutError) as exc:
+            raise NoAnswer(connect=True, timed_out=isinstance(exc, TimeoutError)) from exc
+        return _Connection(reader, writer)
+
+    def _release(self, conn: _Connection, keep: bool) -> None:
+        if keep and conn.usable:
+            self._idle.append(conn)
+        else:
+            conn.close()
+
+
+def _handshake_cut(exc: ConnectionResetError, tls: bool) -> OSError:
+    """asyncio reports a server that hangs up during the TLS handshake as a bare
+    ConnectionResetError(); say it is a failed handshake, as httpx2 did."""
+    if not tls or exc.errno is not None:
+        return exc
+    cut = ssl.SSLError(0, "the server closed the connection during the handshake")
+    cut.__cause__ = exc
+    return cut
+
+
+class _Unanswered(Exception):
+    """The connection failed before any byte of the answer arrived."""
+
+
+_LOST = (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError)
+
+
+async def _exchange(conn: _Connection, head: bytes, body: bytes | None) -> tuple[Answer, bool]:
+    """Send one request and read its answer; (answer, whether the connection may be reused)."""
+    try:
+        conn.writer.write(head + _CRLF + (body or b""))
+        await conn.writer.drain()
+        block = await conn.reader.readuntil(_CRLF + _CRLF)
+    except asyncio.IncompleteReadError as exc:
+        if exc.partial:
+            raise NoAnswer(connect=False) from exc
+        raise _Unanswered() from exc
+    except (OSError, asyncio.LimitOverrunError) as exc:
+        raise _Unanswered() from exc
+    try:
+        return await _answer(conn.reader, block)
+    except _LOST as exc:
+        raise NoAnswer(connect=False) from exc
+
+
+async def _answer(reader: asyncio.StreamReader, block: bytes) -> tuple[Answer, bool]:
+    first, _, rest = block.partition(_CRLF)
+    status = int(first.split(b" ", 2)[1])
+    headers = _headers(rest)
+    keep = headers.get(b"connection", b"").lower() != b"close"
+    if b"chunked" in headers.get(b"transfer-encoding", b"").lower():
+        body = await _chunked(reader)
+    elif b"content-length" in headers:
+        body = await reader.readexactly(int(headers[b"content-length"]))
+    elif status in (204, 304):
+        body = b""
+    else:
+        body, keep = await reader.read(), False
+    return Answer(status, body, headers), keep
+
+
+def _headers(block: bytes) -> dict[bytes, bytes]:
+    headers: dict[bytes, bytes] = {}
+    for line in block.split(_CRLF):
+        name, sep, value = line.partition(b":")
+        if sep:
+            headers[name.strip().lower()] = value.strip()
+    return headers
+
+
+async def _chunked(reader: asyncio.StreamReader) -> bytes:
+    parts = []
+    while size := int((await reader.readuntil(_CRLF)).split(b";", 1)[0], 16):
+        parts.append(await reader.readexactly(size))
+        await reader.readexactly(2)
+    while await reader.readuntil(_CRLF) != _CRLF:  # trailers, then the empty line
+        pass
+    return b"".join(parts)
+
+
+def _lines(headers: Mapping[str, str]) -> str:
+    return "".join(f"{name}: {value}\r\n" for name, value in headers.items())
