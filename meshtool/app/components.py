@@ -13,7 +13,7 @@ from typing import Any
 
 from cryptography import x509
 
-from meshtool.api import anchorpaths, objects, pcr, trustbundle, types
+from meshtool.api import anchorpaths, federation, objects, pcr, trustbundle, types
 from meshtool.app.poolwatch import PoolWatcher
 from meshtool.app.settings import ControllerSettings
 from meshtool.clock import Clock
@@ -96,7 +96,11 @@ def build_signers(
                 lifetime=lifetime,
                 issuer_info=aia(signer_names.spiffe),
             ),
-            {signer_names.spiffe_canarying_label: live, signer_names.spiffe_trust_domain_label: td},
+            {
+                signer_names.spiffe_canarying_label: live,
+                signer_names.spiffe_trust_domain_label: td,
+                **federation.spiffe_delivery_labels(td, td),
+            },
         ),
         "pod-identity": (
             podidentity.PodIdentitySigner(

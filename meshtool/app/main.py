@@ -13,7 +13,9 @@ Services of its namespace, on that Service, or on its selector anchor before or 
 change (`meshtool.api.selectors`: so a selector change re-decides only requests of pods that
 carry the old or new anchor pair); a pod change wakes those held on that pod (whatever a signer
 asked to be woken by, through `NotYet.wake_on`); a membership change re-enqueues every pending
-request and republishes bundles; a CTB change or pool reload republishes bundles.
+request and republishes bundles; a CTB change or pool reload republishes bundles. With
+`--federation`, `meshtool.app.federated` adds the FederatedTrustDomain informer, workers and
+de-federation sweep (started after the caches sync).
 
 CA rotation: each signer with a pool Secret gets a `rotation.Rotator`, which observes the
 published roots (`published.PublishedRoots`, from the CTB cache) and the CA ids every live
@@ -36,7 +38,7 @@ import signal
 from typing import Any
 
 from meshtool.api import decisions, pcr, selectors, types
-from meshtool.app import bundleservice, components, metricsauth
+from meshtool.app import bundleservice, components, federated, metricsauth
 from meshtool.app.health import HealthServer
 from meshtool.app.settings import ControllerSettings
 from meshtool.app.startup import StartupError as StartupError
@@ -159,6 +161,7 @@ class Controller:
             metrics=self.metrics,
         )
         self.bundle_service = self._bundle_service()
+        self.federation = self._federation(ctb_version)
         self._wire_events()
 
     def _bundle_service(self) -> bundleservice.BundleService | None:
@@ -173,6 +176,20 @@ class Controller:
             signers=tuple(s.signer.signer_name for s in self.setups),
             clock=self.clock,
             metrics=self.metrics,
+        )
+
+    def _federation(self, ctb_version: str) -> federated.Federation | None:
+        if not self.settings.federation:
+            return None
+        return federated.Federation(
+            self.settings,
+            self.client,
+            ctb_version=ctb_version,
+            bundles=self.informers.bundles,
+            members=self.membership,
+            clock=self.clock,
+            metrics=self.metrics,
+            recorder=self.recorder,
         )
 
     def _membership(self) -> membership.Membership:
@@ -244,6 +261,8 @@ class Controller:
 
     def _on_membership(self, live: tuple[str, ...]) -> None:
         self.bundle_trigger.fire()
+        if self.federation is not None:
+            self.federation.on_membership()
         for entry in self._pending():
             self.queue.add(entry.key)
 
@@ -275,6 +294,9 @@ class Controller:
         if self.bundle_service is not None:
             await self.bundle_service.start()
             group.create_task(self.bundle_service.run())
+        if self.federation is not None:
+            resync = self.settings.trust_bundle_resync
+            group.create_task(self.federation.run(resync_period=resync))
         group.create_task(
             controller.run_workers(
                 self.queue,
@@ -300,7 +322,8 @@ class Controller:
             if not setup.watcher.healthy:
                 problems.append(f"CA pool for {setup.signer.signer_name}: {setup.watcher.error}")
         endpoint = self.bundle_service.problem() if self.bundle_service is not None else None
-        return problems + ([endpoint] if endpoint else [])
+        problems += [endpoint] if endpoint else []
+        return problems + (self.federation.readiness() if self.federation else [])
 
     def _health(self) -> HealthServer | None:
         m = self.metrics

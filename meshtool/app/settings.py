@@ -256,6 +256,27 @@ class ControllerSettings:
     ca_rotation_interval: float = flag(
         30.0, "Seconds between CA rotation checks (one GET of each pool Secret by its owner)."
     )
+    federation: bool = flag(
+        False,
+        "Fetch the peer bundle of every FederatedTrustDomain and publish it as a "
+        "ClusterTrustBundle of the spiffe signer (needs the spiffe signer and the CRD).",
+    )
+    federation_ca_file: Path | None = flag(  # noqa: RUF009 - flag() is a dataclasses.field()
+        None,
+        "PEM CA certificates trusted for https_web bundle endpoints, beside the system's.",
+        unset="the system's only",
+    )
+    federation_min_refresh: float = flag(
+        30.0,
+        "Seconds: the shortest wait between fetches of one peer (whatever its refresh hint), "
+        "and the first retry after a failure (doubling up to the hint).",
+    )
+    federation_max_refresh: float = flag(
+        86400.0, "Seconds: the longest wait between fetches of one peer."
+    )
+    federation_fetch_timeout: float = flag(
+        10.0, "Seconds one peer bundle fetch (connect, TLS, redirects, body) may take."
+    )
     pool_poll_interval: float = 2.0
     """How often pool files are checked; mounted Secrets change in place, without events."""
     trust_bundle_resync: float = 60.0
@@ -289,6 +310,16 @@ class ControllerSettings:
             (self.ca_removal_delay < 0, "--ca-removal-delay must not be negative"),
             (self.ca_rotation_interval <= 0, "--ca-rotation-interval must be positive"),
             (self.identity_mismatch_grace < 0, "--identity-mismatch-grace must not be negative"),
+            (
+                self.federation and not self.spiffe.enabled,
+                "--federation needs the spiffe signer (--enable-spiffe-signer)",
+            ),
+            (self.federation_min_refresh <= 0, "--federation-min-refresh must be positive"),
+            (
+                self.federation_max_refresh < self.federation_min_refresh,
+                "--federation-max-refresh must be at least --federation-min-refresh",
+            ),
+            (self.federation_fetch_timeout <= 0, "--federation-fetch-timeout must be positive"),
         )
         for failed, message in checks:
             if failed:

@@ -3,7 +3,8 @@
 Each `Controller` owns a `Metrics` with its own registry (served at its `/metrics`), so two
 controllers in one process, as in tests, never share or double-count a series. Labels are
 signer names (at most three), reasons (a fixed vocabulary of CamelCase constants), HTTP codes
-and result words; never object names, so cardinality does not grow with the cluster. Gauges
+and result words, and federated trust domains (one per FederatedTrustDomain, which an operator
+declares); never names of workload objects, so cardinality does not grow with the cluster. Gauges
 that describe the cache (pending requests, oldest age, queue depth), readiness and the event
 loop's task count (`count_tasks`, which the soak watches for leaks) are computed at scrape time
 by callbacks the app registers. The dashboards and alerts in charts/meshtool/files/ use only
@@ -28,6 +29,7 @@ class Metrics:
         self._pools_and_bundles()
         self._cache_gauges()
         self._bundle_endpoint()
+        self._federation()
 
     def _counter(self, name: str, help_: str, labels: list[str]) -> Counter:
         return Counter(f"{PREFIX}_{name}", help_, labels, registry=self.registry)
@@ -101,6 +103,24 @@ class Metrics:
         )
         self.ctb_writes = self._counter(
             "trust_bundle_writes_total", "ClusterTrustBundle writes by operation.", ["op"]
+        )
+
+    def _federation(self) -> None:
+        # One series per federated trust domain: as many as FederatedTrustDomain objects.
+        self.federation_fetches = self._counter(
+            "federation_fetches_total",
+            "Peer bundle fetches by trust domain and result (success, or the failure reason).",
+            ["trust_domain", "result"],
+        )
+        self.federation_last_success = self._gauge(
+            "federation_last_success_timestamp_seconds",
+            "When the peer bundle of a trust domain was last fetched and validated.",
+            ["trust_domain"],
+        )
+        self.federation_sequence = self._gauge(
+            "federation_published_sequence",
+            "spiffe_sequence of the bundle published for a trust domain (0 without one).",
+            ["trust_domain"],
         )
 
     def _cache_gauges(self) -> None:

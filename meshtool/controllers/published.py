@@ -4,7 +4,8 @@ Two questions rest on it: may this CA sign (its root must already be in a publis
 its signer, so no verifier meets a leaf it cannot chain), and which of a pool's CAs are
 published (an observation of the rotation state machine). The root DERs of each signer's
 bundles are recomputed only when a bundle's resourceVersion changes, since the first question
-is asked on every issuance.
+is asked on every issuance. Federated bundles (a peer trust domain's anchors, linked to our
+spiffe signer) are not our signers' roots and are left out.
 
 Also here: the Lease annotation through which each replica announces the CA ids it has loaded
 per signer (JSON `{"<signer>": ["1", "2"]}`), and its reading back.
@@ -17,7 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from meshtool.api import trustbundle
+from meshtool.api import federation, trustbundle
 from meshtool.pki.capool import CA, CAPool
 
 LOADED_ANNOTATION = "ca.meshtool.row-major.net/loaded"
@@ -30,7 +31,7 @@ class PublishedRoots:
         self._by_signer: dict[str, frozenset[bytes]] = {}
 
     def roots(self, signer_name: str) -> frozenset[bytes]:
-        bundles = list(self._bundles())
+        bundles = [b for b in self._bundles() if not federation.is_federated(b.name)]
         key = tuple(sorted((b.name, b.resource_version) for b in bundles))
         if key != self._key:
             found: dict[str, set[bytes]] = {}

@@ -60,6 +60,7 @@ class StatusWriter:
                 status.status_update(target, body),
                 namespace=target.namespace,
                 subresource="status",
+                read_answer=False,
             )
         except errors.ApiError as exc:
             return await self._on_error(target, exc)

@@ -4,7 +4,8 @@ Whole-state and level-triggered, in the spire-controller-manager style: every pa
 desired bundles (one per enabled signer, named `<signer with / as :>:primary-bundle`, holding
 the roots of every CA in that signer's pool, with the signer's labels), diffs them by name with
 the CTB cache, and creates what is missing, updates what drifted (content or labels) and
-deletes bundles of our signers that should not exist (for example a disabled signer's). Every
+deletes bundles of our signers that should not exist (for example a disabled signer's), except
+federated bundles (`api.federation.is_federated`: the federation controller's). Every
 item is attempted even when an earlier one fails; failures are counted and the pass raises at
 the end so the loop retries with backoff.
 
@@ -30,7 +31,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from meshtool.api import trustbundle
+from meshtool.api import federation, trustbundle
 from meshtool.controllers.metrics import Metrics
 from meshtool.kube import errors
 from meshtool.kube.client import KubeClient
@@ -120,12 +121,12 @@ def plan(
     keep_signers: set[str],
 ) -> Plan:
     """Diff desired against actual. Only bundles of `managed_signers` are touched; bundles of
-    `keep_signers` (enabled, but pool not loaded) are never deleted."""
+    `keep_signers` (enabled, but pool not loaded) and federated bundles are never deleted."""
     result = Plan()
     seen: set[str] = set()
     for bundle in actual:
-        if bundle.signer_name not in managed_signers:
-            continue
+        if bundle.signer_name not in managed_signers or federation.is_federated(bundle.name):
+            continue  # not ours, or a peer's bundle the federation controller owns
         want = desired.get(bundle.name)
         if want is not None:
             seen.add(bundle.name)

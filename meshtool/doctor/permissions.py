@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from meshtool.api import reviews
+from meshtool.api import federation, reviews
 from meshtool.doctor import findings
 from meshtool.doctor.findings import Finding
 from meshtool.doctor.target import Target
@@ -25,6 +25,8 @@ CHECK = "rbac"
 CERTS = "certificates.k8s.io"
 READ = ("get", "list", "watch")
 MANAGE = (*READ, "create", "update", "delete")
+FEDERATION = federation.GROUP
+WRITE_STATUS = ("update", "patch")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +60,8 @@ def needed(target: Target) -> list[Permission]:
         wanted += [Permission(v, "", resource) for v in READ]
     for group in ("events.k8s.io", ""):
         wanted += [Permission(v, group, "events") for v in ("create", "patch")]
+    wanted += [Permission(v, FEDERATION, "federatedtrustdomains") for v in READ]
+    wanted += [Permission(v, FEDERATION, "federatedtrustdomains", "status") for v in WRITE_STATUS]
     ns = target.namespace
     wanted += [Permission(v, "coordination.k8s.io", "leases", namespace=ns) for v in MANAGE]
     for short in target.signers:

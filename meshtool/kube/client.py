@@ -30,7 +30,7 @@ import msgspec
 
 from meshtool import pacing
 from meshtool.clock import SystemClock
-from meshtool.kube import codec, config, errors, http1, unreachable
+from meshtool.kube import codec, config, errors, http1, unreachable, watchstream
 from meshtool.kube.authheader import AuthHeader
 from meshtool.kube.codec import ListResult as ListResult
 from meshtool.kube.codec import WatchEvent as WatchEvent
@@ -139,16 +139,40 @@ class KubeClient:
         limit: int = 500,
     ) -> ListResult:
         """All pages of a list; items get the `apiVersion`/`kind` the server leaves out."""
-        params = _selectors(label_selector, field_selector) | {"limit": str(limit)}
         items: builtins.list[JSON] = []
+        resource_version = ""
+        async for page in self.list_pages(
+            resource,
+            namespace=namespace,
+            label_selector=label_selector,
+            field_selector=field_selector,
+            limit=limit,
+        ):
+            items.extend(page.items)
+            resource_version = page.resource_version
+        return ListResult(items, resource_version)
+
+    async def list_pages(
+        self,
+        resource: Resource,
+        *,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        limit: int = 500,
+    ) -> AsyncIterator[ListResult]:
+        """A list page by page (each with the list's resourceVersion, that of the first page),
+        so a caller can keep what it needs of each page and drop the rest before the next."""
+        params = _selectors(label_selector, field_selector) | {"limit": str(limit)}
         resource_version = ""
         while True:
             page = await self._request("GET", resource.path(namespace), params=params)
             meta = page.get("metadata") or {}
             resource_version = resource_version or str(meta.get("resourceVersion", ""))
-            items.extend(codec.with_kind(page.get("items") or [], resource, page.get("kind", "")))
+            items = codec.with_kind(page.get("items") or [], resource, page.get("kind", ""))
+            yield ListResult(items, resource_version)
             if not meta.get("continue"):
-                return ListResult(items, resource_version)
+                return
             params["continue"] = str(meta["continue"])
 
     async def watch(
@@ -204,9 +228,12 @@ class KubeClient:
         *,
         namespace: str | None = None,
         subresource: str | None = None,
+        read_answer: bool = True,
     ) -> JSON:
+        """PUT; with `read_answer=False` the stored object the server sends back is not decoded
+        and {} is returned (a status writer that never looks at it saves a full decode)."""
         path = resource.path(namespace, name, subresource)
-        return await self._request("PUT", path, body=body, write=True)
+        return await self._request("PUT", path, body=body, write=True, decode=read_answer)
 
     async def patch(
         self,
@@ -282,6 +309,7 @@ class KubeClient:
         body: JSON | builtins.list[JSON] | None = None,
         headers: Mapping[str, str] | None = None,
         write: bool = False,
+        decode: bool = True,
     ) -> JSON:
         what = f"{method} {path}"
         if write:
@@ -295,7 +323,7 @@ class KubeClient:
             code, answer = await self._httpx_request(method, path, params, content, hdrs, what)
         if code >= 400:
             raise codec.api_error(code, answer, what)
-        return codec.decode(answer, what)
+        return codec.decode(answer, what) if decode else {}
 
     async def _httpx_request(
         self,
@@ -344,8 +372,12 @@ class KubeClient:
     @asynccontextmanager
     async def _stream(
         self, path: str, params: Mapping[str, str], what: str
-    ) -> AsyncIterator[AsyncIterator[str]]:
+    ) -> AsyncIterator[AsyncIterator[str | bytes]]:
         await self._throttle()
+        if self._lean is not None:
+            async with self._lean_stream(path, params, what) as lines:
+                yield lines
+            return
         try:
             async with self._http.stream(
                 "GET", path, params=params, timeout=self._pool.watch_timeout
@@ -355,6 +387,28 @@ class KubeClient:
                 yield response.aiter_lines()
         except httpx2.HTTPError as exc:
             raise self._unreachable(exc, what) from exc
+
+    @asynccontextmanager
+    async def _lean_stream(
+        self, path: str, params: Mapping[str, str], what: str
+    ) -> AsyncIterator[AsyncIterator[bytes]]:
+        assert self._lean is not None
+        pool, auth = self._lean
+        token = await auth.value()
+        headers = {"Authorization": token} if token else None
+        try:
+            async with watchstream.open_stream(
+                pool, path, params=params, headers=headers
+            ) as opened:
+                if isinstance(opened, tuple):
+                    if opened[0] == 401:
+                        await auth.refresh()  # the next watch carries the new credentials
+                    raise codec.api_error(opened[0], opened[1], what)
+                yield opened
+        except http1.NoAnswer as exc:
+            raise errors.TransportError(
+                unreachable.describe_no_answer(exc, server=self.server, what=what)
+            ) from exc
 
 
 def _selectors(label_selector: str | None, field_selector: str | None) -> dict[str, str]:

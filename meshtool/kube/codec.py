@@ -72,7 +72,7 @@ def api_error(code: int, content: bytes, what: str) -> errors.ApiError:
     return errors.from_status(code, status, what=what)
 
 
-def watch_event(line: str, what: str) -> WatchEvent:
+def watch_event(line: str | bytes, what: str) -> WatchEvent:
     try:
         event = _decode_event(line)
     except msgspec.DecodeError as exc:

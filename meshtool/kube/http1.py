@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlencode, urlsplit
 
@@ -94,7 +94,7 @@ class Pool:
         headers: Mapping[str, str] | None = None,
         body: bytes | None = None,
     ) -> Answer:
-        head = self._head(method, path, params, headers, body)
+        head = self.head(method, path, params, headers, body)
         try:
             async with asyncio.timeout(self._timeout), self._gate:
                 return await self._send(method, head, body)
@@ -108,7 +108,11 @@ class Pool:
             with contextlib.suppress(OSError):
                 await conn.writer.wait_closed()
 
-    def _head(
+    @property
+    def timeout(self) -> float:
+        return self._timeout
+
+    def head(
         self,
         method: str,
         path: str,
@@ -138,7 +142,7 @@ class Pool:
         return answer
 
     async def _send_fresh(self, head: bytes, body: bytes | None) -> Answer:
-        conn = await self._open()
+        conn = await self.open_connection()
         try:
             answer, keep = await _exchange(conn, head, body)
         except _Unanswered as exc:
@@ -157,9 +161,10 @@ class Pool:
                 conn.reused = True
                 return conn
             conn.close()
-        return await self._open()
+        return await self.open_connection()
 
-    async def _open(self) -> _Connection:
+    async def open_connection(self) -> _Connection:
+        """A fresh connection of the caller's own (a watch's), outside the pool's limit."""
         try:
             async with asyncio.timeout(self._connect_timeout):
                 reader, writer = await asyncio.open_connection(
@@ -192,11 +197,24 @@ class _Unanswered(Exception):
     """The connection failed before any byte of the answer arrived."""
 
 
-_LOST = (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError)
+LOST = (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError)
+"""What reading an answer raises when the connection breaks or the bytes make no sense."""
 
 
 async def _exchange(conn: _Connection, head: bytes, body: bytes | None) -> tuple[Answer, bool]:
     """Send one request and read its answer; (answer, whether the connection may be reused)."""
+    status, fields = await send_head(conn, head, body)
+    try:
+        return await read_body(conn.reader, status, fields)
+    except LOST as exc:
+        raise NoAnswer(connect=False) from exc
+
+
+async def send_head(
+    conn: _Connection, head: bytes, body: bytes | None = None
+) -> tuple[int, dict[bytes, bytes]]:
+    """Send a request and read the answer's status and header fields (lower-case names).
+    Raises `_Unanswered` when not one byte of the answer came, `NoAnswer` for a torn head."""
     try:
         conn.writer.write(head + _CRLF + (body or b""))
         await conn.writer.drain()
@@ -207,26 +225,27 @@ async def _exchange(conn: _Connection, head: bytes, body: bytes | None) -> tuple
         raise _Unanswered() from exc
     except (OSError, asyncio.LimitOverrunError) as exc:
         raise _Unanswered() from exc
+    first, _, rest = block.partition(_CRLF)
     try:
-        return await _answer(conn.reader, block)
-    except _LOST as exc:
+        return int(first.split(b" ", 2)[1]), _headers(rest)
+    except (IndexError, ValueError) as exc:
         raise NoAnswer(connect=False) from exc
 
 
-async def _answer(reader: asyncio.StreamReader, block: bytes) -> tuple[Answer, bool]:
-    first, _, rest = block.partition(_CRLF)
-    status = int(first.split(b" ", 2)[1])
-    headers = _headers(rest)
-    keep = headers.get(b"connection", b"").lower() != b"close"
-    if b"chunked" in headers.get(b"transfer-encoding", b"").lower():
-        body = await _chunked(reader)
-    elif b"content-length" in headers:
-        body = await reader.readexactly(int(headers[b"content-length"]))
+async def read_body(
+    reader: asyncio.StreamReader, status: int, fields: dict[bytes, bytes]
+) -> tuple[Answer, bool]:
+    """The whole body after `send_head`, and whether the connection may be reused."""
+    keep = fields.get(b"connection", b"").lower() != b"close"
+    if b"chunked" in fields.get(b"transfer-encoding", b"").lower():
+        body = b"".join([piece async for piece in chunks(reader)])
+    elif b"content-length" in fields:
+        body = await reader.readexactly(int(fields[b"content-length"]))
     elif status in (204, 304):
         body = b""
     else:
         body, keep = await reader.read(), False
-    return Answer(status, body, headers), keep
+    return Answer(status, body, fields), keep
 
 
 def _headers(block: bytes) -> dict[bytes, bytes]:
@@ -238,14 +257,13 @@ def _headers(block: bytes) -> dict[bytes, bytes]:
     return headers
 
 
-async def _chunked(reader: asyncio.StreamReader) -> bytes:
-    parts = []
+async def chunks(reader: asyncio.StreamReader) -> AsyncIterator[bytes]:
+    """The pieces of a chunked body as they arrive; ends after the last chunk and trailers."""
     while size := int((await reader.readuntil(_CRLF)).split(b";", 1)[0], 16):
-        parts.append(await reader.readexactly(size))
+        yield await reader.readexactly(size)
         await reader.readexactly(2)
     while await reader.readuntil(_CRLF) != _CRLF:  # trailers, then the empty line
         pass
-    return b"".join(parts)
 
 
 def _lines(headers: Mapping[str, str]) -> str:

@@ -151,18 +151,30 @@ class Informer(Generic[T]):
         return f"informer {self.resource.path(self._scope['namespace'])}"
 
     async def _relist(self) -> None:
-        listed = await self._client.list(self.resource, **self._scope)
         fresh: dict[str, T] = {}
-        for obj in listed.items:
-            value = self._transform(obj)
-            if value is not None:
-                fresh[object_key(obj)] = value
+        resource_version = ""
+        async for page in self._pages():
+            for obj in page.items:
+                value = self._transform(obj)
+                if value is not None:
+                    fresh[object_key(obj)] = value
+            resource_version = page.resource_version
         for key in [k for k in self._cache if k not in fresh]:
             self._store(key, None)
         for key, value in fresh.items():
             self._store(key, value)
-        self.last_resource_version = listed.resource_version
+        self.last_resource_version = resource_version
         self._synced.set()
+
+    async def _pages(self) -> AsyncIterator[ListResult]:
+        """The list page by page when the client can (only views are kept across pages, so
+        the raw objects of a 50,000-item list never sit in memory at once), else whole."""
+        pages = getattr(self._client, "list_pages", None)
+        if pages is None:
+            yield await self._client.list(self.resource, **self._scope)
+            return
+        async for page in pages(self.resource, **self._scope):
+            yield page
 
     async def _watch(self) -> None:
         events = self._client.watch(

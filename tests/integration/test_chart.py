@@ -141,7 +141,8 @@ def test_chart_rejects_a_cluster_older_than_1_34(helm):
 
 
 def test_default_render_is_the_kustomize_base(helm, kubectl):
-    chart = {k: without_helm_labels(d) for k, d in objects(render(helm, "mesh-controller")).items()}
+    rendered = render(helm, "mesh-controller", "--include-crds")
+    chart = {k: without_helm_labels(d) for k, d in objects(rendered).items()}
     base = objects(kubectl("kustomize", str(BASE)).stdout)
     del base[("Namespace", "", "mesh-controller")]
     assert sorted(chart) == sorted(base)

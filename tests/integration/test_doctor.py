@@ -55,7 +55,7 @@ async def test_healthy_cluster_is_all_ok(setup, ctb_version):
         assert body and all(line.startswith("ok ") for line in body), done.stdout
         checks = {line.split()[1] for line in body}
         assert checks == {"api", "rbac", "pool", "bundle", "pending", "denials", "lease"}
-        assert "has all 44 permissions" in done.stdout
+        assert "has all 49 permissions" in done.stdout
         assert "1 live replica(s): replica-0" in done.stdout
         assert done.stdout.splitlines()[-1].endswith("0 warn, 0 fail")
         report = await setup.report()

@@ -14,6 +14,7 @@ pytestmark = pytest.mark.all_versions
 
 REPO = Path(__file__).resolve().parents[2]
 SA = "system:serviceaccount:mesh-controller:meshtool-controller"
+FTD_GROUP = "meshtool.row-major.net"
 SIGNERS = ["row-major.net/service-dns", "row-major.net/spiffe", "row-major.net/pod-identity"]
 
 
@@ -71,6 +72,10 @@ NEEDED = [
     ("update", "coordination.k8s.io", "leases", "r-0", "mesh-controller", ""),
     ("get", "", "secrets", "spiffe-ca-pool", "mesh-controller", ""),
     ("update", "", "secrets", "spiffe-ca-pool", "mesh-controller", ""),
+    ("list", FTD_GROUP, "federatedtrustdomains", "", None, ""),
+    ("watch", FTD_GROUP, "federatedtrustdomains", "", None, ""),
+    ("patch", FTD_GROUP, "federatedtrustdomains", "peer", None, "status"),
+    ("update", FTD_GROUP, "federatedtrustdomains", "peer", None, "status"),
 ]
 DENIED = [
     ("list", "", "secrets", "", "mesh-controller", ""),
@@ -85,6 +90,9 @@ DENIED = [
     ("create", "coordination.k8s.io", "leases", "", "kube-system", ""),
     ("update", "", "pods", "p", "default", ""),
     ("update", "certificates.k8s.io", "podcertificaterequests", "", "ns1", ""),
+    ("update", FTD_GROUP, "federatedtrustdomains", "peer", None, ""),
+    ("create", FTD_GROUP, "federatedtrustdomains", "", None, ""),
+    ("delete", FTD_GROUP, "federatedtrustdomains", "peer", None, ""),
 ]
 
 

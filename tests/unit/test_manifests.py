@@ -133,6 +133,9 @@ def test_cluster_role_grants_exactly_what_the_signers_need(controller_docs) -> N
         for v in ("get", "list", "watch")
     }
     expected |= {(g, "events", "", v) for g in ("", "events.k8s.io") for v in ("create", "patch")}
+    ftd = "meshtool.row-major.net"
+    expected |= {(ftd, "federatedtrustdomains", "", v) for v in ("get", "list", "watch")}
+    expected |= {(ftd, "federatedtrustdomains/status", "", v) for v in ("update", "patch")}
     assert grants(role["rules"]) == expected
 
 

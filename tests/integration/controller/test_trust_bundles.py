@@ -21,6 +21,9 @@ LABELS = {
     "spiffe": {
         "spiffe.row-major.net/canarying": "live",
         "spiffe.row-major.net/trust-domain": "cluster.local",
+        "k8s.spiffe.io/canarying": "live",
+        "k8s.spiffe.io/workload-trust-domain": "cluster.local",
+        "k8s.spiffe.io/peer-trust-domain": "cluster.local",
     },
     "pod-identity": {"podidentity.row-major.net/canarying": "live"},
 }
@@ -97,3 +100,39 @@ async def test_bundle_of_a_disabled_signer_is_deleted(kube, ctb_version, start_c
 
     await eventually(gone, timeout=60, what="the disabled signer's bundle to be deleted")
     assert await published("service-dns") and await published("spiffe")
+
+
+async def test_federated_bundles_of_our_signer_are_left_alone(kube, ctb_version, start_controller):
+    """A peer's bundle linked to our spiffe signer is the federation controller's, not ours:
+    the publisher neither deletes nor edits it (here no federation controller runs at all)."""
+    resource = resources.cluster_trust_bundles(ctb_version)
+    peer = capool.new_pool(ca_id="p", name="peer", clock=SystemClock())
+    name = "row-major.net:spiffe:federated.left-alone.example"
+    pem = trustbundle.trust_bundle_pem(c.public_bytes(Encoding.DER) for c in peer.trust_anchors())
+    body = trustbundle.ctb_body(
+        version=ctb_version, name=name, signer_name=signer_name("spiffe"), labels={}, pem=pem
+    )
+    await kube.create(resource, dict(body))
+    try:
+        await start_controller()
+        await eventually(
+            lambda: _published(kube, resource, bundle_name("spiffe")), timeout=60, what="spiffe"
+        )
+        # A CTB change triggers a full pass; edit our own bundle's labels to force one.
+        raw = await kube.get(resource, bundle_name("spiffe"))
+        raw["metadata"]["labels"] = {}
+        await kube.replace(resource, bundle_name("spiffe"), raw)
+
+        async def repaired() -> bool:
+            found = await fetch(kube, resource, bundle_name("spiffe"))
+            return found is not None and dict(found.labels) == LABELS["spiffe"]
+
+        await eventually(repaired, timeout=30, what="a publisher pass")
+        kept = await fetch(kube, resource, name)
+        assert kept is not None and kept.pem == pem
+    finally:
+        await kube.delete(resource, name)
+
+
+async def _published(kube, resource, name: str) -> bool:
+    return await fetch(kube, resource, name) is not None

@@ -163,3 +163,23 @@ def test_the_bundle_endpoint_needs_the_spiffe_signer():
         _endpoint(), spiffe=SignerSettings(), service_dns=SignerSettings(True, Path("p"))
     )
     assert settings.validate() == "--bundle-endpoint-listen needs --enable-spiffe-signer"
+
+
+def test_federation_is_off_by_default_and_needs_the_spiffe_signer():
+    assert USABLE.federation is False
+    assert dataclasses.replace(USABLE, federation=True).validate() is None
+    dns_only = ControllerSettings(service_dns=SignerSettings(True, Path("pool")), federation=True)
+    assert dns_only.validate() == "--federation needs the spiffe signer (--enable-spiffe-signer)"
+
+
+@pytest.mark.parametrize(
+    ("changes", "problem"),
+    [
+        ({"federation_min_refresh": 0.0}, "--federation-min-refresh must be positive"),
+        ({"federation_max_refresh": 10.0}, "--federation-max-refresh must be at least"),
+        ({"federation_fetch_timeout": 0.0}, "--federation-fetch-timeout must be positive"),
+    ],
+)
+def test_federation_timings_are_validated(changes, problem):
+    found = dataclasses.replace(USABLE, federation=True, **changes).validate()
+    assert found is not None and found.startswith(problem)

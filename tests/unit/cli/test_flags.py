@@ -61,6 +61,11 @@ README_FLAGS = [
     "--bundle-refresh-hint",
     "--log-format",
     "--log-level",
+    "--federation",
+    "--federation-ca-file",
+    "--federation-min-refresh",
+    "--federation-max-refresh",
+    "--federation-fetch-timeout",
 ]
 
 

@@ -39,8 +39,10 @@ class FakeClient:
         self.replaced: list[dict] = []
         self.created: list[dict] = []
 
-    async def replace(self, resource, name, body, *, namespace=None, subresource=None):
-        assert (resource, subresource) == (RESOURCE, "status")
+    async def replace(
+        self, resource, name, body, *, namespace=None, subresource=None, read_answer=True
+    ):
+        assert (resource, subresource, read_answer) == (RESOURCE, "status", False)
         self.replaced.append(body)
         if self.replace_error is not None:
             raise self.replace_error

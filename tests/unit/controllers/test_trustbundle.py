@@ -59,6 +59,14 @@ def test_enabled_signer_without_a_loaded_pool_keeps_its_bundle():
     assert todo.empty
 
 
+def test_federated_bundles_of_our_signer_are_left_alone():
+    want = desired_bundles([BundleSpec(SPIFFE, {}, pool())])
+    peer = bundle("row-major.net:spiffe:federated.peer.example", SPIFFE, "pem")
+    hashed = bundle("row-major.net:spiffe:federated-sha256.00ff", SPIFFE, "pem")
+    todo = plan(want, [peer, hashed], managed_signers=MANAGED, keep_signers=set())
+    assert todo.delete == [] and todo.update == []
+
+
 SEQ = "spiffe.row-major.net/bundle-sequence"
 SPIFFE_NAME = "row-major.net:spiffe:primary-bundle"
 

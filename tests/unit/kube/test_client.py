@@ -256,3 +256,8 @@ async def test_create_posts_to_a_subresource() -> None:
     sa = resources.SERVICE_ACCOUNTS
     await client(handler).create(sa, {}, namespace="n", name="sa", subresource="token")
     assert seen == ["/api/v1/namespaces/n/serviceaccounts/sa/token"]
+
+
+async def test_a_put_whose_answer_is_not_read_returns_nothing() -> None:
+    kube = client(lambda request: httpx2.Response(200, content=b"not even json"))
+    assert await kube.replace(CONFIGMAPS, "p", {}, namespace="ns", read_answer=False) == {}
