@@ -19,19 +19,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from meshtool.api import federation as api
 from meshtool.kube.resources import Resource
 
 JSON = dict[str, Any]
 
-FEDERATED_TRUST_DOMAINS = Resource(
-    "meshtool.row-major.net", "v1alpha1", "federatedtrustdomains", False
-)
-K8S_CANARYING = "k8s.spiffe.io/canarying"
-K8S_WORKLOAD_TD = "k8s.spiffe.io/workload-trust-domain"
+FEDERATED_TRUST_DOMAINS = Resource(api.GROUP, api.VERSION, api.PLURAL, False)
 K8S_PEER_TD = "k8s.spiffe.io/peer-trust-domain"
-LIVE = "live"
 CREDENTIAL_BUNDLE = "credential-bundle.pem"
-HTTPS_SPIFFE = "https_spiffe"
+HTTPS_SPIFFE = api.HTTPS_SPIFFE
 
 
 def bundle_file(trust_domain: str) -> str:
@@ -61,7 +57,7 @@ def federated_trust_domain(
         spec["trustDomainBundle"] = bootstrap.decode()
     return {
         "apiVersion": FEDERATED_TRUST_DOMAINS.api_version,
-        "kind": "FederatedTrustDomain",
+        "kind": api.KIND,
         "metadata": {"name": trust_domain},
         "spec": spec,
     }
@@ -69,7 +65,7 @@ def federated_trust_domain(
 
 def bundle_labels(*, workload_td: str, peer_td: str) -> dict[str, str]:
     """The labels a pod of `workload_td` selects `peer_td`'s live bundle by."""
-    return {K8S_CANARYING: LIVE, K8S_WORKLOAD_TD: workload_td, K8S_PEER_TD: peer_td}
+    return api.spiffe_delivery_labels(workload_td, peer_td)
 
 
 def credential_folder_sources(
