@@ -21,12 +21,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric import ec
+from pcrload import issued_status
 
-from meshtool.api import decisions, pcr, status
+from meshtool.api import pcr
 from meshtool.clock import SystemClock
 from meshtool.kube import resources
-from meshtool.pki import capool, issue
+from meshtool.pki import capool
 from meshtool.testing import pcrforms
 from meshtool.testing.burst import NAMESPACE, Fleet, bodies_for, create_all, named
 from meshtool.testing.controlplane import ControlPlane
@@ -92,24 +92,9 @@ async def go_ceiling(
 
 
 def _precomputed(body: JSON, pool: capool.CAPool, clock: SystemClock) -> JSON:
+    """The status for a request not yet created (its key is in `body`; name set by `named`)."""
     meta = {**body["metadata"], "namespace": NAMESPACE, "uid": "-", "resourceVersion": "1"}
-    request = pcr.parse({**body, "metadata": meta})
-    assert isinstance(request.public_key, ec.EllipticCurvePublicKey)  # bodies_for makes P-256
-    leaf = issue.issue_leaf(
-        public_key=request.public_key,
-        profile=issue.LeafProfile(uris=(f"spiffe://bench/{request.pod_name}",)),
-        max_expiration_seconds=request.max_expiration_seconds,
-        ca=pool.signing_ca,
-        clock=clock,
-    )
-    assert isinstance(leaf, issue.IssuedLeaf)
-    decision = decisions.Issued(
-        chain_pem=leaf.chain_pem,
-        not_before=leaf.not_before,
-        not_after=leaf.not_after,
-        begin_refresh_at=leaf.begin_refresh_at,
-    )
-    return dict(status.status_body(decision, clock=clock))
+    return dict(issued_status(pcr.parse({**body, "metadata": meta}), pool, clock))
 
 
 async def terminated_watchers(cp: ControlPlane, resource: str) -> float:

@@ -16,7 +16,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from meshtool.api import decisions, pcr, status
+from meshtool.api import decisions, pcr, status, types
 from meshtool.clock import SystemClock
 from meshtool.kube import resources
 from meshtool.kube.client import KubeClient
@@ -24,7 +24,15 @@ from meshtool.pki import capool, issue
 from meshtool.testing import fleet, pcrforms
 from meshtool.testing.burst import NAMESPACE, Fleet, bodies_for, create_all
 
-__all__ = ["Fleet", "bodies_for", "ceiling", "create_all", "create_paced", "watch_issued"]
+__all__ = [
+    "Fleet",
+    "bodies_for",
+    "ceiling",
+    "create_all",
+    "create_paced",
+    "issued_status",
+    "watch_issued",
+]
 CEILING_SIGNER = "bench.meshtool.invalid/ceiling"
 JSON = dict[str, Any]
 
@@ -104,6 +112,13 @@ async def ceiling(
 
 def _precomputed(obj: JSON, pool: capool.CAPool, clock: SystemClock) -> JSON:
     request = pcr.parse(obj)
+    return status.status_update(request, issued_status(request, pool, clock))
+
+
+def issued_status(
+    request: types.PodCertRequest, pool: capool.CAPool, clock: SystemClock
+) -> status.StatusBody:
+    """An Issued status for `request` (a SPIFFE-like leaf from `pool`), computed in advance."""
     assert isinstance(request.public_key, ec.EllipticCurvePublicKey)  # bodies_for makes P-256
     leaf = issue.issue_leaf(
         public_key=request.public_key,
@@ -119,4 +134,4 @@ def _precomputed(obj: JSON, pool: capool.CAPool, clock: SystemClock) -> JSON:
         not_after=leaf.not_after,
         begin_refresh_at=leaf.begin_refresh_at,
     )
-    return status.status_update(request, status.status_body(decision, clock=clock))
+    return status.status_body(decision, clock=clock)
