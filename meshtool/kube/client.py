@@ -1,16 +1,18 @@
-"""The one module that speaks HTTP to kube-apiserver.
+"""The client of kube-apiserver: what every other package calls to read and write objects.
 
-`KubeClient` sends raw JSON requests over an httpx2 pool built by `kube.config` (lightkube's
-config layer) and hands back plain dicts: no generated models, because they reject legacy
-v1beta1 PodCertificateRequests and cost a full decode per watch event. Responses and watch
-lines are decoded with msgspec.
+`KubeClient` sends raw JSON requests and hands back plain dicts: no generated models, because
+they reject legacy v1beta1 PodCertificateRequests and cost a full decode per watch event.
+Responses and watch lines are decoded with msgspec. The bytes travel over a transport
+(`kube.transports`): the lean HTTP/1.1 pool for clients made from a kubeconfig or in-cluster
+config (decision 0009), or an httpx2 client; `kube.config` builds both from lightkube's config
+layer, with the same TLS context and credentials. The health probe always uses httpx2.
 
 Invariants:
 - every request (watch starts included) first takes a token from the client-side rate limiter
   (`meshtool.pacing.TokenBucket`; `qps=None` means no client-side limit);
 - every HTTP error answer becomes an `errors.ApiError` subclass via `errors.from_status`, and
-  every httpx2 failure becomes `errors.TransportError` chained with `from`, its message naming
-  the server and the cause (`meshtool.kube.unreachable`);
+  every failure without an answer becomes `errors.TransportError` chained with `from`, its
+  message naming the server and the cause (`meshtool.kube.unreachable`);
 - writes carry `fieldManager=meshtool`; request bodies are never logged;
 - `watch` yields events until the server ends the stream and never restarts by itself: an
   expired resourceVersion raises `errors.Gone` so the caller (the informer) relists.
@@ -30,7 +32,7 @@ import msgspec
 
 from meshtool import pacing
 from meshtool.clock import SystemClock
-from meshtool.kube import codec, config, errors, http1, unreachable, watchstream
+from meshtool.kube import codec, config, errors, http1, transports
 from meshtool.kube.authheader import AuthHeader
 from meshtool.kube.codec import ListResult as ListResult
 from meshtool.kube.codec import WatchEvent as WatchEvent
@@ -63,8 +65,12 @@ class KubeClient:
         lean: tuple[http1.Pool, AuthHeader] | None = None,
     ) -> None:
         self._http = http
-        self._lean = lean
         self._pool = pool or config.PoolSettings()
+        self._transport: transports.Transport = (
+            transports.LeanTransport(*lean, server=self.server)
+            if lean is not None
+            else transports.HttpxTransport(http, self._pool)
+        )
         self._clock = SystemClock()
         self._limiter = (
             pacing.TokenBucket(qps=qps, burst=burst, now=self._clock.monotonic)
@@ -118,8 +124,7 @@ class KubeClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        if self._lean is not None:
-            await self._lean[0].aclose()
+        await self._transport.aclose()
         await self._http.aclose()
 
     async def get(self, resource: Resource, name: str, *, namespace: str | None = None) -> JSON:
@@ -317,98 +322,18 @@ class KubeClient:
         content = msgspec.json.encode(body) if body is not None else None
         hdrs = {"Content-Type": "application/json", **(headers or {})} if content else headers
         await self._throttle()
-        if self._lean is not None:
-            code, answer = await self._lean_request(method, path, params, content, hdrs, what)
-        else:
-            code, answer = await self._httpx_request(method, path, params, content, hdrs, what)
+        code, answer = await self._transport.request(method, path, params, content, hdrs, what)
         if code >= 400:
             raise codec.api_error(code, answer, what)
         return codec.decode(answer, what) if decode else {}
-
-    async def _httpx_request(
-        self,
-        method: str,
-        path: str,
-        params: Mapping[str, str] | None,
-        content: bytes | None,
-        headers: Mapping[str, str] | None,
-        what: str,
-    ) -> tuple[int, bytes]:
-        try:
-            response = await self._http.request(
-                method, path, params=params, content=content, headers=headers
-            )
-        except httpx2.HTTPError as exc:
-            raise self._unreachable(exc, what) from exc
-        return response.status_code, response.content
-
-    async def _lean_request(
-        self,
-        method: str,
-        path: str,
-        params: Mapping[str, str] | None,
-        content: bytes | None,
-        headers: Mapping[str, str] | None,
-        what: str,
-    ) -> tuple[int, bytes]:
-        assert self._lean is not None
-        pool, auth = self._lean
-        for attempt in range(2):
-            token = await auth.value()
-            hdrs = {**(headers or {}), "Authorization": token} if token else headers
-            try:
-                answer = await pool.request(method, path, params=params, headers=hdrs, body=content)
-            except http1.NoAnswer as exc:
-                raise errors.TransportError(
-                    unreachable.describe_no_answer(exc, server=self.server, what=what)
-                ) from exc
-            if answer.status != 401 or attempt or not await auth.refresh():
-                break
-        return answer.status, answer.body
-
-    def _unreachable(self, exc: httpx2.HTTPError, what: str) -> errors.TransportError:
-        return errors.TransportError(unreachable.describe(exc, server=self.server, what=what))
 
     @asynccontextmanager
     async def _stream(
         self, path: str, params: Mapping[str, str], what: str
     ) -> AsyncIterator[AsyncIterator[str | bytes]]:
         await self._throttle()
-        if self._lean is not None:
-            async with self._lean_stream(path, params, what) as lines:
-                yield lines
-            return
-        try:
-            async with self._http.stream(
-                "GET", path, params=params, timeout=self._pool.watch_timeout
-            ) as response:
-                if response.status_code >= 400:
-                    raise codec.api_error(response.status_code, await response.aread(), what)
-                yield response.aiter_lines()
-        except httpx2.HTTPError as exc:
-            raise self._unreachable(exc, what) from exc
-
-    @asynccontextmanager
-    async def _lean_stream(
-        self, path: str, params: Mapping[str, str], what: str
-    ) -> AsyncIterator[AsyncIterator[bytes]]:
-        assert self._lean is not None
-        pool, auth = self._lean
-        token = await auth.value()
-        headers = {"Authorization": token} if token else None
-        try:
-            async with watchstream.open_stream(
-                pool, path, params=params, headers=headers
-            ) as opened:
-                if isinstance(opened, tuple):
-                    if opened[0] == 401:
-                        await auth.refresh()  # the next watch carries the new credentials
-                    raise codec.api_error(opened[0], opened[1], what)
-                yield opened
-        except http1.NoAnswer as exc:
-            raise errors.TransportError(
-                unreachable.describe_no_answer(exc, server=self.server, what=what)
-            ) from exc
+        async with self._transport.stream(path, params, what) as lines:
+            yield lines
 
 
 def _selectors(label_selector: str | None, field_selector: str | None) -> dict[str, str]:
