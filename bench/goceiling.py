@@ -9,7 +9,8 @@ create to the last successful write. The statuses are computed before any reques
 benchmark makes the keys), so nothing is signed during the measured window.
 
 `terminated_watchers` reads kube-apiserver's `apiserver_terminated_watchers_total` for one
-resource: the count of watches the apiserver closed because the client did not keep up.
+resource: the count of watches the apiserver closed because the client did not keep up;
+`forced_closes` finds the same closings in its log and tells whose watch it was.
 """
 
 from __future__ import annotations
@@ -95,6 +96,25 @@ def _precomputed(body: JSON, pool: capool.CAPool, clock: SystemClock) -> JSON:
     """The status for a request not yet created (its key is in `body`; name set by `named`)."""
     meta = {**body["metadata"], "namespace": NAMESPACE, "uid": "-", "resourceVersion": "1"}
     return dict(issued_status(pcr.parse({**body, "metadata": meta}), pool, clock))
+
+
+def forced_closes(cp: ControlPlane, resource: str) -> dict[str, int]:
+    """kube-apiserver's "Forcing ... watcher close due to unresponsiveness" lines so far (it
+    logs them at -v=1), by whose watch it was: "controller" (all namespaces, a signer's field
+    selector: meshtool's informer), "benchmark" (one namespace: this script's Issued watch) or
+    "other" (e.g. the apiserver's own unfiltered informer on its loopback client)."""
+    counts = {"controller": 0, "benchmark": 0, "other": 0}
+    log = cp.workdir / "kube-apiserver.log"
+    for line in log.read_text(errors="replace").splitlines() if log.exists() else ():
+        if "watcher close due to unresponsiveness" in line and f'key: "/{resource}/' in line:
+            counts[_whose(line, resource)] += 1
+    return counts
+
+
+def _whose(line: str, resource: str) -> str:
+    if f'key: "/{resource}/",' not in line:
+        return "benchmark"
+    return "controller" if 'fields: "spec.signerName=' in line else "other"
 
 
 async def terminated_watchers(cp: ControlPlane, resource: str) -> float:

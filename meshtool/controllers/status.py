@@ -101,7 +101,8 @@ class StatusWriter:
         if target.created_at is not None:
             age = (self._clock.now() - target.created_at).total_seconds()
             m.issuance_latency.labels(signer=signer).observe(max(age, 0.0))
-        log.info("%s %s: %s", type(decision).__name__.lower(), target.key, _summary(decision))
+        if log.isEnabledFor(logging.INFO):  # the summary formats dates: skip it when unused
+            log.info("%s %s: %s", type(decision).__name__.lower(), target.key, _summary(decision))
 
     async def warn(self, target: Target, reason: str, message: str) -> None:
         await self._recorder.post(
