@@ -316,6 +316,30 @@ def test_bundle_endpoint_without_the_spiffe_signer_fails_with_one_clear_line(hel
     assert "meshtool: bundleEndpoint.enabled needs signers.spiffe.enabled" in done.stderr
 
 
+def test_cluster_issuer_and_federation_values_reach_the_controller(helm, tmp_path):
+    values = {"clusterIssuer": "https://issuer.example/cluster-a", "federation": {"enabled": True}}
+    docs = objects(render(helm, "ns1", "-f", str(values_file(tmp_path, values))))
+    spec = docs[("Deployment", "ns1", "meshtool-controller")]["spec"]["template"]["spec"]
+    (container,) = spec["containers"]
+    assert "--cluster-issuer=https://issuer.example/cluster-a" in container["args"]
+    assert "--federation" in container["args"]
+    default = objects(render(helm, "ns1"))[("Deployment", "ns1", "meshtool-controller")]
+    (plain,) = default["spec"]["template"]["spec"]["containers"]
+    assert not [a for a in plain["args"] if a.startswith(("--cluster-issuer", "--federation"))]
+    bad = values_file(tmp_path, {"clusterIssuer": "http://plain.example"})
+    assert run_helm(helm, "lint", str(CHART), "-f", str(bad), check=False).returncode != 0
+    no_spiffe = {
+        "federation": {"enabled": True},
+        "bundleEndpoint": {"enabled": False, "port": 8443, "profile": "https_spiffe",
+                           "refreshHint": 300},
+        "signers": {"spiffe": {"enabled": False, "poolSecret": "spiffe-ca-pool"}},
+    }  # fmt: skip
+    done = run_helm(
+        helm, "template", str(CHART), "-f", str(values_file(tmp_path, no_spiffe)), check=False
+    )
+    assert "meshtool: federation.enabled needs signers.spiffe.enabled" in done.stderr
+
+
 def test_kustomize_overlay_overrides_the_image(kubectl, tmp_path):
     overlay = tmp_path / "overlay"
     overlay.mkdir()
