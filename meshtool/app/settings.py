@@ -21,11 +21,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
 
 from meshtool.api import issuer
 from meshtool.api.types import KeyType
 from meshtool.app import health
+from meshtool.app.endpointsettings import BundleEndpointSettings
+from meshtool.app.flagfields import flag
 from meshtool.sharding.leases import Identity
 from meshtool.signers import spiffeid
 from meshtool.signers.dnsforms import DEFAULT_CLUSTER_DOMAIN, NameForms
@@ -36,24 +37,6 @@ LOG_FORMATS = ("text", "json")
 LOG_LEVELS = ("debug", "info", "warning")
 METRICS_AUTH = ("none", "kubernetes")
 KEY_TYPES = tuple(k.value for k in KeyType)
-BUNDLE_ENDPOINT_PROFILES = ("https_spiffe", "https_web")
-BUNDLE_ENDPOINT_PATH = "/meshtool/bundle-endpoint"
-"""The path of the endpoint's default SPIFFE ID in our trust domain."""
-
-_T = TypeVar("_T")
-
-
-def flag(
-    default: _T, help: str, *, name: str = "", choices: tuple[str, ...] = (), unset: str = ""
-) -> _T:
-    """A dataclass field that is also a command-line flag.
-
-    `name` is the flag when it is not the field name with dashes; in a nested group, "{}" in
-    `name` and `help` stands for the group (the signer). `unset` says in words what a default
-    of None, off or empty means, for `--help`.
-    """
-    metadata = {"help": help, "flag": name, "choices": choices, "unset": unset}
-    return field(default=default, metadata={k: v for k, v in metadata.items() if v})
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,74 +60,6 @@ class SignerSettings:
             return None
         namespace, _, name = self.pool_secret.partition("/")
         return (namespace, name)
-
-
-@dataclass(frozen=True, slots=True)
-class BundleEndpointSettings:
-    """The SPIFFE bundle endpoint (docs/decisions/0006); off unless `listen` is set."""
-
-    listen: str | None = flag(
-        None,
-        "HOST:PORT of the SPIFFE bundle endpoint (HTTPS: the bundle at /, each signer's "
-        "anchors); '' turns it off.",
-        unset="off",
-    )
-    profile: str = flag(
-        "https_spiffe",
-        "How the endpoint authenticates: an X509-SVID of our trust domain (https_spiffe) or "
-        "a Web PKI certificate from files (https_web).",
-        choices=BUNDLE_ENDPOINT_PROFILES,
-    )
-    cert_file: Path | None = flag(  # noqa: RUF009 - flag() is a dataclasses.field()
-        None, "https_web: the serving certificate chain (PEM), reloaded on change.", unset="none"
-    )
-    key_file: Path | None = flag(  # noqa: RUF009 - flag() is a dataclasses.field()
-        None, "https_web: the serving key (PEM), reloaded on change.", unset="none"
-    )
-    spiffe_id: str | None = flag(
-        None,
-        "https_spiffe: the SPIFFE ID the endpoint's X509-SVID names.",
-        unset=f"spiffe://<trust domain>{BUNDLE_ENDPOINT_PATH}",
-    )
-    refresh_hint: int = flag(
-        300, "spiffe_refresh_hint of the served bundle, in seconds.", name="bundle-refresh-hint"
-    )
-
-    def endpoint_id(self, trust_domain: str) -> str:
-        return self.spiffe_id or f"spiffe://{trust_domain}{BUNDLE_ENDPOINT_PATH}"
-
-    def problem(self, trust_domain: str, spiffe_enabled: bool) -> str | None:
-        if not self.listen:
-            return None
-        try:
-            health.split_address(self.listen)
-        except ValueError as exc:
-            return str(exc).replace("--health-address", "--bundle-endpoint-listen")
-        checks = (
-            (not spiffe_enabled, "--bundle-endpoint-listen needs --enable-spiffe-signer"),
-            (self.profile not in BUNDLE_ENDPOINT_PROFILES, "--bundle-endpoint-profile must be "
-             "https_spiffe or https_web"),
-            (self.profile == "https_web" and not (self.cert_file and self.key_file),
-             "--bundle-endpoint-profile=https_web needs --bundle-endpoint-cert-file and "
-             "--bundle-endpoint-key-file"),
-            (self.refresh_hint < 1, "--bundle-refresh-hint must be at least 1 second"),
-        )  # fmt: skip
-        for failed, message in checks:
-            if failed:
-                return message
-        return self._id_problem(trust_domain)
-
-    def _id_problem(self, trust_domain: str) -> str | None:
-        try:
-            parsed = spiffeid.parse(self.endpoint_id(trust_domain))
-        except spiffeid.InvalidSpiffeId as exc:
-            return f"--bundle-endpoint-spiffe-id: {exc}"
-        if parsed.trust_domain != trust_domain or not parsed.path:
-            return (
-                f"--bundle-endpoint-spiffe-id {self.spiffe_id!r} must name a workload of "
-                f"--spiffe-trust-domain {trust_domain!r}"
-            )
-        return None
 
 
 @dataclass(frozen=True, slots=True)

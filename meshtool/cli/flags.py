@@ -1,6 +1,6 @@
 """Click options derived from settings dataclasses, so that each default is written once.
 
-A field declared with `meshtool.app.settings.flag` becomes one option: its name, type, default,
+A field declared with `meshtool.app.flagfields.flag` becomes one option: its name, type, default,
 help and choices come from the field, its environment variable is `MESHTOOL_<FLAG>` (see
 `options.option`), and `--help` shows both the variable and the default. `build` turns parsed
 values back into the dataclass. The CLI states no default, help text or choice of its own.
