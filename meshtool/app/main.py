@@ -97,7 +97,7 @@ class Controller:
             self.settings,
             clock=self.clock,
             metrics=self.metrics,
-            on_pool_change=self.bundle_trigger.fire,
+            on_pool_change=self._on_pool_change,
             cluster_issuer=issuer,
         )
         for setup in self.setups:
@@ -241,7 +241,24 @@ class Controller:
         pod = decisions.pod
         inf.services.on_change(self._on_service)
         inf.pods.on_change(lambda key, old, new: self._wake(pod(*key.split("/", 1))))
-        inf.bundles.on_change(lambda key, old, new: self.bundle_trigger.fire())
+        inf.bundles.on_change(self._on_bundle)
+
+    def _on_pool_change(self) -> None:
+        """A CA pool reloaded: republish, and look again at every waiting request now (one
+        held for a missing or unusable pool can be answered at once, not at its next retry)."""
+        self.bundle_trigger.fire()
+        self._requeue_pending()
+
+    def _on_bundle(self, key: str, old: Any, new: Any) -> None:
+        """A ClusterTrustBundle changed: republish if it drifted, and look again at waiting
+        requests (one held until its CA is published may be answerable now)."""
+        self.bundle_trigger.fire()
+        self._requeue_pending()
+
+    def _requeue_pending(self) -> None:
+        if hasattr(self, "informers"):  # pools load once before the informers exist
+            for entry in self._pending():
+                self.queue.add(entry.key)
 
     def _on_pcr(self, key: str, old: Any, new: types.PcrEntry | None) -> None:
         if new is None:
