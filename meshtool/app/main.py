@@ -37,8 +37,8 @@ import logging
 import signal
 from typing import Any
 
-from meshtool.api import decisions, pcr, selectors, types
-from meshtool.app import bundleservice, components, federated, metricsauth
+from meshtool.api import pcr, types
+from meshtool.app import bundleservice, components, federated, metricsauth, wiring
 from meshtool.app.health import HealthServer
 from meshtool.app.settings import ControllerSettings
 from meshtool.app.startup import StartupError as StartupError
@@ -77,7 +77,7 @@ def stop_on_signals(task: asyncio.Task[Any] | None) -> None:
             loop.add_signal_handler(sig, lambda: task.cancel() if task else None)
 
 
-class Controller:
+class Controller(wiring.EventWiring):
     def __init__(self, settings: ControllerSettings, client: KubeClient, clock: Clock) -> None:
         self.settings, self.client, self.clock = settings, client, clock
         self.queue: workqueue.WorkQueue[str] = workqueue.WorkQueue()
@@ -234,55 +234,6 @@ class Controller:
         legacy = pod_certificate_requests(pcr.LEGACY_KEY_VERSION)
         return pcr.parse(await self.client.get(legacy, request.name, namespace=request.namespace))
 
-    def _wire_events(self) -> None:
-        inf = self.informers
-        for pcr_informer in inf.pcrs:
-            pcr_informer.on_change(self._on_pcr)
-        pod = decisions.pod
-        inf.services.on_change(self._on_service)
-        inf.pods.on_change(lambda key, old, new: self._wake(pod(*key.split("/", 1))))
-        inf.bundles.on_change(self._on_bundle)
-
-    def _on_pool_change(self) -> None:
-        """A CA pool reloaded: republish, and look again at every waiting request now (one
-        held for a missing or unusable pool can be answered at once, not at its next retry)."""
-        self.bundle_trigger.fire()
-        self._requeue_pending()
-
-    def _on_bundle(self, key: str, old: Any, new: Any) -> None:
-        """A ClusterTrustBundle changed: republish if it drifted, and look again at waiting
-        requests (one held until its CA is published may be answerable now)."""
-        self.bundle_trigger.fire()
-        self._requeue_pending()
-
-    def _requeue_pending(self) -> None:
-        if hasattr(self, "informers"):  # pools load once before the informers exist
-            for entry in self._pending():
-                self.queue.add(entry.key)
-
-    def _on_pcr(self, key: str, old: Any, new: types.PcrEntry | None) -> None:
-        if new is None:
-            self.reconciler.forget(key)
-        elif not isinstance(new, types.Answered):
-            self.queue.add(key)
-
-    def _on_service(
-        self, key: str, old: types.ServiceView | None, new: types.ServiceView | None
-    ) -> None:
-        for change in selectors.wakes(key, old, new):
-            self._wake(change)
-
-    def _wake(self, change: decisions.WakeOn) -> None:
-        for key in self.reconciler.wakeups.waiting_on(change):
-            self.queue.add(key)
-
-    def _on_membership(self, live: tuple[str, ...]) -> None:
-        self.bundle_trigger.fire()
-        if self.federation is not None:
-            self.federation.on_membership()
-        for entry in self._pending():
-            self.queue.add(entry.key)
-
     def _start(self, group: asyncio.TaskGroup) -> None:
         for informer in self.informers.all():
             group.create_task(informer.run())
@@ -358,10 +309,6 @@ class Controller:
             auth = metricsauth.MetricsAuth(self.client, self.clock)
         reports = self.bundle_service.report if self.bundle_service is not None else list
         return HealthServer(address, self.readiness, m.registry, auth=auth, reports=reports)
-
-    def _pending(self) -> list[status.Target]:
-        entries = (e for inf in self.informers.pcrs for e in inf.values())
-        return [e for e in entries if not isinstance(e, types.Answered)]
 
     def _oldest_pending_age(self) -> float:
         created = [e.created_at for e in self._pending() if e.created_at is not None]
