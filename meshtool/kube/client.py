@@ -110,7 +110,7 @@ class KubeClient:
         burst: int,
         pool: config.PoolSettings | None = None,
     ) -> KubeClient:
-        """A client whose ordinary requests take the lean path and watches httpx2."""
+        """A client whose requests and watches take the lean path (the health probe httpx2)."""
         return cls(conn.http, qps=qps, burst=burst, pool=pool, lean=(conn.lean, conn.auth))
 
     @property

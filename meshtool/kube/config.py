@@ -140,15 +140,10 @@ def in_cluster() -> Any:
         raise ConfigError(f"in-cluster config: {exc}") from exc
 
 
-def http_client(single_config: Any, pool: PoolSettings) -> httpx2.AsyncClient:
-    """An httpx2 client for one config: base URL, TLS and auth from lightkube, pool from us."""
-    return connection(single_config, pool).http
-
-
 @dataclass(frozen=True, slots=True)
 class Connection:
     """Both request paths to one apiserver, with the same TLS context and credentials: httpx2
-    (watches, health probes) and the lean HTTP/1.1 pool (every other request)."""
+    (the health probe) and the lean HTTP/1.1 pool (every request and watch)."""
 
     http: httpx2.AsyncClient
     lean: http1.Pool
@@ -156,6 +151,7 @@ class Connection:
 
 
 def connection(single_config: Any, pool: PoolSettings) -> Connection:
+    """Base URL, TLS context and auth from lightkube; pool limits and timeouts from us."""
     try:
         params = ConnectionParams(timeout=pool.timeout).httpx_params(single_config)
     except (_LightkubeConfigError, OSError, AssertionError) as exc:

@@ -4,7 +4,8 @@ Why: through httpx2 one request to kube-apiserver costs the controller about 1.2
 (URL parsing, header models, the anyio and h11 layers); the same request written and parsed
 here costs about 0.16 ms (docs/decisions/0009-http-hot-path.md has the measurements). Every
 PodCertificateRequest costs at least one such request (its status write), so this is most of
-the controller's CPU per certificate. Watches stay on httpx2 (`KubeClient._stream`).
+the controller's CPU per certificate. Watches use the same connections' code, each on a
+connection of its own (`meshtool.kube.watchstream`).
 
 What it does, and its invariants:
 - TLS and the client certificate come from the same `ssl.SSLContext` lightkube built for
@@ -17,9 +18,9 @@ What it does, and its invariants:
   server closed the idle connection as we wrote) is sent once more on a fresh connection,
   unless it is a POST, which is never sent twice;
 - each request, the wait for a free connection and the connect included, is bounded by
-  `timeout` seconds; any failure without an
-  HTTP answer raises `NoAnswer` (its cause chained), whose `connect` tells whether the
-  connection could not even be opened. Nothing here logs or retries beyond that one resend.
+  `timeout` seconds; any failure without an HTTP answer raises `NoAnswer` (its cause
+  chained), whose `connect` tells whether the connection could not even be opened. Nothing
+  here logs or retries beyond that one resend.
 """
 
 from __future__ import annotations
@@ -129,25 +130,19 @@ class Pool:
     async def _send(self, method: str, head: bytes, body: bytes | None) -> Answer:
         conn = await self._connection()
         try:
-            answer, keep = await _exchange(conn, head, body)
+            return await self._exchange_on(conn, head, body)
         except _Unanswered as exc:
-            conn.close()
             if not conn.reused or method == "POST":
                 raise NoAnswer(connect=False) from exc.__cause__
-            return await self._send_fresh(head, body)
-        except BaseException:
-            conn.close()
-            raise
-        self._release(conn, keep)
-        return answer
+        try:  # the idle connection died under us: once more, on a fresh one
+            return await self._exchange_on(await self.open_connection(), head, body)
+        except _Unanswered as exc:
+            raise NoAnswer(connect=False) from exc.__cause__
 
-    async def _send_fresh(self, head: bytes, body: bytes | None) -> Answer:
-        conn = await self.open_connection()
+    async def _exchange_on(self, conn: _Connection, head: bytes, body: bytes | None) -> Answer:
+        """One exchange on `conn`: closed on any failure, back to the pool (or closed) after."""
         try:
             answer, keep = await _exchange(conn, head, body)
-        except _Unanswered as exc:
-            conn.close()
-            raise NoAnswer(connect=False) from exc.__cause__
         except BaseException:
             conn.close()
             raise
