@@ -50,8 +50,8 @@ class Listed:
     def __init__(self, items: list[dict[str, Any]]) -> None:
         self.items = items
 
-    async def list(self, resource: Any, **_: Any) -> ListResult:
-        return ListResult(items=self.items, resource_version="1")
+    async def list_pages(self, resource: Any, **_: Any) -> AsyncIterator[ListResult]:
+        yield ListResult(items=self.items, resource_version="1")
 
     async def watch(self, resource: Any, **_: Any) -> AsyncIterator[WatchEvent]:
         await asyncio.Event().wait()

@@ -40,14 +40,14 @@ BACKOFF_CAP = 30.0
 class ListWatcher(Protocol):
     """The two `KubeClient` methods an informer needs (the seam unit tests fake)."""
 
-    async def list(
+    def list_pages(
         self,
         resource: Resource,
         *,
         namespace: str | None = None,
         label_selector: str | None = None,
         field_selector: str | None = None,
-    ) -> ListResult: ...
+    ) -> AsyncIterator[ListResult]: ...
 
     def watch(
         self,
@@ -153,7 +153,9 @@ class Informer(Generic[T]):
     async def _relist(self) -> None:
         fresh: dict[str, T] = {}
         resource_version = ""
-        async for page in self._pages():
+        # Page by page: only views are kept across pages, so the raw objects of a
+        # 50,000-item list never sit in memory at once.
+        async for page in self._client.list_pages(self.resource, **self._scope):
             for obj in page.items:
                 value = self._transform(obj)
                 if value is not None:
@@ -165,16 +167,6 @@ class Informer(Generic[T]):
             self._store(key, value)
         self.last_resource_version = resource_version
         self._synced.set()
-
-    async def _pages(self) -> AsyncIterator[ListResult]:
-        """The list page by page when the client can (only views are kept across pages, so
-        the raw objects of a 50,000-item list never sit in memory at once), else whole."""
-        pages = getattr(self._client, "list_pages", None)
-        if pages is None:
-            yield await self._client.list(self.resource, **self._scope)
-            return
-        async for page in pages(self.resource, **self._scope):
-            yield page
 
     async def _watch(self) -> None:
         events = self._client.watch(

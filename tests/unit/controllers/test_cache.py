@@ -29,6 +29,9 @@ class Feed:
     async def list(self, resource: Any, **_: Any) -> ListResult:
         return ListResult(items=self.items, resource_version="1")
 
+    async def list_pages(self, resource: Any, **scope: Any) -> AsyncIterator[ListResult]:
+        yield await self.list(resource, **scope)
+
     async def watch(self, resource: Any, **_: Any) -> AsyncIterator[WatchEvent]:
         while True:
             yield await self.events.get()

@@ -36,6 +36,9 @@ class FakeClient:
     async def list(self, resource: Resource, **_: Any) -> ListResult:
         return self.lists.pop(0)
 
+    async def list_pages(self, resource: Resource, **scope: Any) -> AsyncIterator[ListResult]:
+        yield await self.list(resource, **scope)
+
     async def watch(
         self, resource: Resource, *, resource_version: str, **_: Any
     ) -> AsyncIterator[WatchEvent]:
