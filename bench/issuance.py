@@ -33,7 +33,6 @@ import argparse
 import asyncio
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -46,7 +45,7 @@ from pcrload import Fleet, bodies_for, ceiling, create_all, create_paced, watch_
 from meshtool.clock import SystemClock
 from meshtool.kube import resources
 from meshtool.pki import capool
-from meshtool.testing import nodeapi, pcrforms, processes
+from meshtool.testing import nodeapi, pcrforms
 from meshtool.testing.controllerproc import ControllerProcess
 from meshtool.testing.controlplane import ControlPlane
 
@@ -115,7 +114,8 @@ async def measure(
     log(f"creating {args.pods} pods on {args.nodes} nodes")
     targets = await fl.pods("pod", args.pods, SIGNER)
     bodies = bodies_for(targets, SIGNER, version, form)
-    controller = (ProfiledController if args.profile else ControllerProcess)(
+    profile = ["-m", "cProfile", "-o", str(Path(args.profile).resolve())] if args.profile else []
+    controller = ControllerProcess(
         [
             "--kubeconfig",
             str(cp.kubeconfig),
@@ -132,28 +132,14 @@ async def measure(
             "warning",
         ],
         workdir=work,
+        python_args=profile,
     )
-    if isinstance(controller, ProfiledController):
-        controller.output = Path(args.profile).resolve()
     controller.start()
     try:
         await controller.wait_ready()
         await report(args, cp, fl, version, bodies, controller, ceilings)
     finally:
         controller.stop()
-
-
-class ProfiledController(ControllerProcess):
-    """The controller under cProfile (`--profile FILE`), which writes FILE when it stops."""
-
-    output = Path("controller.prof")
-
-    def start(self) -> None:
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        command = [sys.executable, "-m", "cProfile", "-o", str(self.output), "-m", "meshtool"]
-        self.child = processes.Child(
-            self.name, [*command, "controller", *self.args], self.workdir / f"{self.name}.log"
-        )
 
 
 @dataclass(frozen=True, slots=True)

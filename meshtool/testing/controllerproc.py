@@ -25,15 +25,25 @@ from meshtool.testing import processes
 
 
 class ControllerProcess:
-    def __init__(self, args: Sequence[str], *, workdir: Path, name: str = "controller") -> None:
+    def __init__(
+        self,
+        args: Sequence[str],
+        *,
+        workdir: Path,
+        name: str = "controller",
+        python_args: Sequence[str] = (),
+    ) -> None:
+        """`python_args` go to the interpreter before `-m meshtool` (the benchmark's
+        `-m cProfile -o FILE`)."""
         self.port = processes.free_port()
         self.args = [*args, "--health-address", f"127.0.0.1:{self.port}"]
         self.workdir, self.name = workdir, name
+        self.python_args = list(python_args)
         self.child: processes.Child | None = None
 
     def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
-        command = [sys.executable, "-m", "meshtool", "controller", *self.args]
+        command = [sys.executable, *self.python_args, "-m", "meshtool", "controller", *self.args]
         self.child = processes.Child(self.name, command, self.workdir / f"{self.name}.log")
 
     @property
