@@ -98,7 +98,7 @@ class PodCertReconciler:
         if isinstance(decision, decisions.NotYet):
             return await self._hold(entry, decision)
         self.wakeups.release(key)
-        if await self._writer.write(entry, decision):
+        if await self._writer.write(entry, decision, still_ours=lambda: self._owns(key)):
             self._memory.answered[key] = entry.resource_version
         return None
 

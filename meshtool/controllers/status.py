@@ -15,12 +15,19 @@ apiserver answers 409). It maps the API's answer onto what the reconciler does n
                    retried with backoff, as RBAC may be fixed
     anything else  -> raise: retried with backoff
 
+The ownership check is repeated as the last step before the PUT (`still_ours`, asked by the
+HTTP client once it holds a connection, with no wait between it and the write): deciding,
+signing and waiting for a free connection take a millisecond or more, and a replica frozen
+inside that window (SIGSTOP, a long GC or VM pause) must not send on resume what it decided
+while it still held its Lease.
+
 So there is one retry mechanism, the queue's; this module never retries by itself.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from meshtool.api import decisions, status, types, validation
 from meshtool.clock import Clock
@@ -36,6 +43,10 @@ Terminal = decisions.Issued | decisions.Denied | decisions.Failed
 Target = types.PodCertRequest | types.Unreadable
 
 
+def _always() -> bool:
+    return True
+
+
 class StatusWriter:
     def __init__(
         self,
@@ -48,8 +59,13 @@ class StatusWriter:
         self._client, self._recorder = client, recorder
         self._clock, self._metrics = clock, metrics
 
-    async def write(self, target: Target, decision: Terminal) -> bool:
-        """Write `decision`; True when written, False when the request is gone."""
+    async def write(
+        self, target: Target, decision: Terminal, *, still_ours: Callable[[], bool] = _always
+    ) -> bool:
+        """Write `decision`; True when written, False when the request is gone. `still_ours` is
+        asked last, by the HTTP client with a connection in hand: a replica frozen after its
+        ownership check (deciding, signing, or waiting for a connection) must not send once it
+        has lost its Lease."""
         body = status.status_body(decision, clock=self._clock)
         if isinstance(decision, decisions.Issued) and isinstance(target, types.PodCertRequest):
             self._self_check(target, body)
@@ -61,7 +77,10 @@ class StatusWriter:
                 namespace=target.namespace,
                 subresource="status",
                 read_answer=False,
+                send_if=still_ours,
             )
+        except errors.Withdrawn as exc:
+            raise Requeue(f"{target.key} is no longer ours to answer; not written") from exc
         except errors.ApiError as exc:
             return await self._on_error(target, exc)
         self._record(target, decision)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import builtins
 import logging
 import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -234,11 +234,16 @@ class KubeClient:
         namespace: str | None = None,
         subresource: str | None = None,
         read_answer: bool = True,
+        send_if: Callable[[], bool] | None = None,
     ) -> JSON:
         """PUT; with `read_answer=False` the stored object the server sends back is not decoded
-        and {} is returned (a status writer that never looks at it saves a full decode)."""
+        and {} is returned (a status writer that never looks at it saves a full decode). With
+        `send_if`, the PUT is sent only if it still says yes once throttling and the connection
+        pool let it go (else `errors.Withdrawn`)."""
         path = resource.path(namespace, name, subresource)
-        return await self._request("PUT", path, body=body, write=True, decode=read_answer)
+        return await self._request(
+            "PUT", path, body=body, write=True, decode=read_answer, send_if=send_if
+        )
 
     async def patch(
         self,
@@ -315,6 +320,7 @@ class KubeClient:
         headers: Mapping[str, str] | None = None,
         write: bool = False,
         decode: bool = True,
+        send_if: Callable[[], bool] | None = None,
     ) -> JSON:
         what = f"{method} {path}"
         if write:
@@ -322,7 +328,9 @@ class KubeClient:
         content = msgspec.json.encode(body) if body is not None else None
         hdrs = {"Content-Type": "application/json", **(headers or {})} if content else headers
         await self._throttle()
-        code, answer = await self._transport.request(method, path, params, content, hdrs, what)
+        code, answer = await self._transport.request(
+            method, path, params, content, hdrs, what, send_if
+        )
         if code >= 400:
             raise codec.api_error(code, answer, what)
         return codec.decode(answer, what) if decode else {}

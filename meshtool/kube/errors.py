@@ -2,6 +2,7 @@
 
     KubeError                      anything that went wrong talking to the API
     ├── TransportError             no HTTP answer (connect, TLS, timeout); always worth a retry
+    ├── Withdrawn                  not sent: the caller's `send_if` said no at the last moment
     └── ApiError                   an HTTP error answer; carries the Status body
         ├── BadRequest      400
         ├── Unauthorized    401
@@ -28,6 +29,11 @@ class KubeError(Exception):
 
 class TransportError(KubeError):
     pass
+
+
+class Withdrawn(KubeError):
+    """The request was never sent: its `send_if` check, asked just before the first byte would
+    leave, returned False (a replica that lost its Lease while the write waited its turn)."""
 
 
 class ApiError(KubeError):

@@ -28,9 +28,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlencode, urlsplit
+
+from meshtool.kube import errors
 
 _CRLF = b"\r\n"
 _MAX_HEAD = 64 * 1024
@@ -94,11 +96,14 @@ class Pool:
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
         body: bytes | None = None,
+        send_if: Callable[[], bool] | None = None,
     ) -> Answer:
+        """One request; `send_if`, when given, is asked once a connection is in hand, with no
+        wait between it and the write: False releases the connection and raises `Withdrawn`."""
         head = self.head(method, path, params, headers, body)
         try:
             async with asyncio.timeout(self._timeout), self._gate:
-                return await self._send(method, head, body)
+                return await self._send(method, head, body, send_if)
         except TimeoutError as exc:
             raise NoAnswer(connect=False, timed_out=True) from exc
 
@@ -127,15 +132,24 @@ class Pool:
             extra["Content-Length"] = str(len(body))
         return f"{method} {target} HTTP/1.1\r\n".encode() + self._base + _lines(extra).encode()
 
-    async def _send(self, method: str, head: bytes, body: bytes | None) -> Answer:
+    async def _send(
+        self, method: str, head: bytes, body: bytes | None, send_if: Callable[[], bool] | None
+    ) -> Answer:
         conn = await self._connection()
+        if send_if is not None and not send_if():
+            self._release(conn, keep=True)
+            raise errors.Withdrawn(f"{method} withdrawn before sending")
         try:
             return await self._exchange_on(conn, head, body)
         except _Unanswered as exc:
             if not conn.reused or method == "POST":
                 raise NoAnswer(connect=False) from exc.__cause__
         try:  # the idle connection died under us: once more, on a fresh one
-            return await self._exchange_on(await self.open_connection(), head, body)
+            fresh = await self.open_connection()
+            if send_if is not None and not send_if():
+                self._release(fresh, keep=True)
+                raise errors.Withdrawn(f"{method} withdrawn before sending")
+            return await self._exchange_on(fresh, head, body)
         except _Unanswered as exc:
             raise NoAnswer(connect=False) from exc.__cause__
 
@@ -179,11 +193,16 @@ class Pool:
 
 
 def _handshake_cut(exc: ConnectionResetError, tls: bool) -> OSError:
-    """asyncio reports a server that hangs up during the TLS handshake as a bare
-    ConnectionResetError(); say it is a failed handshake, as httpx2 did."""
-    if not tls or exc.errno is not None:
+    """A reset while opening a TLS connection happens in the handshake (TCP's own failures are
+    refusals or timeouts): asyncio reports a server's hang-up there as a bare
+    ConnectionResetError(), or as ECONNRESET when our ClientHello was unread at its close. Say
+    it is a failed handshake either way, as httpx2 did."""
+    if not tls:
         return exc
-    cut = ssl.SSLError(0, "the server closed the connection during the handshake")
+    why = "the server closed the connection during the handshake"
+    if exc.errno is not None:
+        why = "the server reset the connection during the handshake"
+    cut = ssl.SSLError(0, why)
     cut.__cause__ = exc
     return cut
 

@@ -16,7 +16,7 @@ them apart except by cost:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Protocol
 
@@ -37,7 +37,11 @@ class Transport(Protocol):
         content: bytes | None,
         headers: Mapping[str, str] | None,
         what: str,
-    ) -> tuple[int, bytes]: ...
+        send_if: Callable[[], bool] | None = None,
+    ) -> tuple[int, bytes]:
+        """Send one request; with `send_if`, ask it as late as the stack allows and raise
+        `errors.Withdrawn` (nothing sent) when it says no."""
+        ...
 
     def stream(
         self, path: str, params: Mapping[str, str], what: str
@@ -59,7 +63,10 @@ class HttpxTransport:
         content: bytes | None,
         headers: Mapping[str, str] | None,
         what: str,
+        send_if: Callable[[], bool] | None = None,
     ) -> tuple[int, bytes]:
+        if send_if is not None and not send_if():  # httpx2 offers no later point
+            raise errors.Withdrawn(f"{what} withdrawn before sending")
         try:
             response = await self._http.request(
                 method, path, params=params, content=content, headers=headers
@@ -99,12 +106,13 @@ class LeanTransport:
         content: bytes | None,
         headers: Mapping[str, str] | None,
         what: str,
+        send_if: Callable[[], bool] | None = None,
     ) -> tuple[int, bytes]:
         for attempt in range(2):
             hdrs = await self._with_auth(headers)
             try:
                 answer = await self._pool.request(
-                    method, path, params=params, headers=hdrs, body=content
+                    method, path, params=params, headers=hdrs, body=content, send_if=send_if
                 )
             except http1.NoAnswer as exc:
                 raise self._no_answer(exc, what) from exc

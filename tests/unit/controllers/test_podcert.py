@@ -91,7 +91,8 @@ class FakeWriter:
         self.warnings: list[tuple[str, str]] = []
         self.outcomes = list(outcomes or [])
 
-    async def write(self, item, decision):
+    async def write(self, item, decision, *, still_ours=lambda: True):
+        self.still_ours = still_ours
         self.writes.append((item.key, item.resource_version, decision))
         self.targets.append(item)
         outcome = self.outcomes.pop(0) if self.outcomes else True
@@ -154,6 +155,16 @@ async def test_other_replicas_key_is_revisited_after_a_lease_duration():
     reconciler, signer, writer, *_ = make(cached(), owns=False)
     assert await reconciler.reconcile("ns/req-1") == Result(requeue_after=15.0)
     assert signer.calls == 0 and writer.writes == []
+
+
+async def test_the_writer_asks_for_ownership_again_just_before_sending():
+    owned = {"now": True}
+    reconciler, _signer, writer, *_ = make(cached())
+    reconciler._owns = lambda key: owned["now"]
+    await reconciler.reconcile("ns/req-1")
+    assert writer.still_ours() is True
+    owned["now"] = False  # the Lease was lost between deciding and writing (a frozen replica)
+    assert writer.still_ours() is False
 
 
 async def test_issued_decision_is_written_once_per_resource_version():

@@ -40,9 +40,19 @@ class FakeClient:
         self.created: list[dict] = []
 
     async def replace(
-        self, resource, name, body, *, namespace=None, subresource=None, read_answer=True
+        self,
+        resource,
+        name,
+        body,
+        *,
+        namespace=None,
+        subresource=None,
+        read_answer=True,
+        send_if=None,
     ):
         assert (resource, subresource, read_answer) == (RESOURCE, "status", False)
+        if send_if is not None and not send_if():
+            raise errors.Withdrawn("withdrawn")
         self.replaced.append(body)
         if self.replace_error is not None:
             raise self.replace_error
@@ -105,6 +115,15 @@ async def test_issued_status_is_put_with_the_requests_resource_version(key):
     assert body["status"]["conditions"][0]["type"] == "Issued"
     assert "spec" not in body  # the status subresource takes only the status
     assert written(writer) == 1
+
+
+async def test_nothing_is_sent_once_the_request_is_no_longer_ours(key):
+    clock = FakeClock(T0)
+    client = FakeClient()
+    writer = writer_for(client, clock)
+    with pytest.raises(Requeue, match="no longer ours"):
+        await writer.write(request(key), issued(key, clock), still_ours=lambda: False)
+    assert client.replaced == [] and written(writer) == 0
 
 
 async def test_a_conflict_is_handed_back_to_the_queue_without_a_reread(key):

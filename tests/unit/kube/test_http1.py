@@ -12,7 +12,7 @@ import pytest
 import pytest_asyncio
 from lightkube.config.client_adapter import BearerTokenFileAuth
 
-from meshtool.kube import http1
+from meshtool.kube import errors, http1
 from meshtool.kube.authheader import AuthHeader
 
 Handler = Callable[[bytes, int], bytes | None]
@@ -185,3 +185,24 @@ async def test_auth_header_without_credentials_or_refresh() -> None:
     static = AuthHeader(Static(), "https://k8s")
     assert await static.value() == "Bearer s"
     assert not await static.refresh()
+
+
+async def test_send_if_is_asked_with_a_connection_in_hand(serve: Start) -> None:
+    """Requests waiting for one of the 4 connections when the answer turns to no are withdrawn:
+    never sent, and the connection they were handed goes back to the pool."""
+    allowed = {"now": True}
+
+    def answer(head: bytes, i: int) -> bytes:
+        allowed["now"] = False  # the first request reached the server: the rest lose the right
+        return ok(b"w")
+
+    state, pool = await serve(answer)
+    results = await asyncio.gather(
+        *(pool.request("PUT", "/", body=b"{}", send_if=lambda: allowed["now"]) for _ in range(8)),
+        return_exceptions=True,
+    )
+    withdrawn = [r for r in results if isinstance(r, errors.Withdrawn)]
+    assert len(withdrawn) >= 4 and len(state.heads) == 8 - len(withdrawn)
+    allowed["now"] = True
+    assert (await pool.request("PUT", "/", body=b"{}", send_if=lambda: True)).body == b"w"
+    assert state.connections <= 4

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import socket
 import ssl
+import struct
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,10 +20,12 @@ from meshtool.kube.client import KubeClient
 from .test_config import write_kubeconfig
 
 
-@pytest.fixture
-def hangs_up() -> Iterator[int]:
-    """A loopback port whose listener closes every connection at once."""
+@pytest.fixture(params=["close", "reset"])
+def hangs_up(request: pytest.FixtureRequest) -> Iterator[int]:
+    """A loopback port whose listener closes every connection at once: a plain close (FIN),
+    or a reset (RST, as a close with our ClientHello still unread in its buffer sends)."""
     listener = socket.create_server(("127.0.0.1", 0))
+    linger = struct.pack("ii", 1, 0) if request.param == "reset" else None
 
     def serve() -> None:
         while True:
@@ -30,6 +33,8 @@ def hangs_up() -> Iterator[int]:
                 conn, _ = listener.accept()
             except OSError:
                 return
+            if linger is not None:
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
             conn.close()
 
     thread = threading.Thread(target=serve, daemon=True)
