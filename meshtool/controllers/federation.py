@@ -62,13 +62,6 @@ class Context:
     not_mine_requeue: float = 15.0
 
 
-@dataclass(slots=True)
-class _Peer:
-    generation: int
-    next_at: dt.datetime
-    failures: int = 0
-
-
 class FederationReconciler:
     def __init__(
         self,
@@ -86,12 +79,12 @@ class FederationReconciler:
         self._client, self._ctx, self._lookup, self._all = client, context, lookup, everything
         self._bundle, self._owns, self._clock = bundle, owns, clock
         self._metrics, self._recorder = metrics, recorder
-        self._peers: dict[str, _Peer] = {}
+        self._peers: dict[str, peerschedule.Peer] = {}
 
     async def reconcile(self, name: str) -> Result | None:
         fed = self._lookup(name)
         if fed is None:
-            self._peers.pop(name, None)
+            self._forget(self._peers.pop(name, None))
             return None
         if not self._owns(name):
             return Result(requeue_after=self._ctx.not_mine_requeue)
@@ -114,13 +107,21 @@ class FederationReconciler:
                 return f"{federation.KIND} {other.name} already federates {fed.trust_domain!r}"
         return ""
 
-    def _peer(self, fed: Federation, now: dt.datetime) -> _Peer:
+    def _peer(self, fed: Federation, now: dt.datetime) -> peerschedule.Peer:
         peer = self._peers.get(fed.name)
         if peer is None or peer.generation != fed.generation:
-            peer = self._peers[fed.name] = _restored(fed, now, self._published(fed) is not None)
+            if peer is not None and peer.trust_domain != fed.trust_domain:
+                self._forget(peer)
+            peer = self._peers[fed.name] = peerschedule.restored(
+                fed.generation, fed.trust_domain, fed.status, now, self._published(fed) is not None
+            )
         return peer
 
-    async def _attempt(self, fed: Federation, peer: _Peer, now: dt.datetime) -> None:
+    def _forget(self, peer: peerschedule.Peer | None) -> None:
+        if peer is not None:
+            self._metrics.forget_trust_domain(peer.trust_domain)
+
+    async def _attempt(self, fed: Federation, peer: peerschedule.Peer, now: dt.datetime) -> None:
         published = self._published(fed)
         td, hint = fed.trust_domain, published.refresh_hint if published else None
         try:
@@ -139,7 +140,7 @@ class FederationReconciler:
             0,
             peerschedule.next_after_success(now, bundle.refresh_hint, self._ctx.timing),
         )
-        self._metrics.federation_fetches.labels(trust_domain=td, result="success").inc()
+        self._metrics.count_fetch(td, "success")
         self._metrics.federation_last_success.labels(trust_domain=td).set(now.timestamp())
         self._metrics.federation_sequence.labels(trust_domain=td).set(bundle.sequence or 0)
         log.info("%s: fetched %s (sequence %s)", fed.name, fed.url, bundle.sequence)
@@ -162,7 +163,7 @@ class FederationReconciler:
     async def _failed(
         self,
         fed: Federation,
-        peer: _Peer,
+        peer: peerschedule.Peer,
         now: dt.datetime,
         hint: int | None,
         reason: str,
@@ -170,7 +171,7 @@ class FederationReconciler:
     ) -> None:
         peer.failures += 1
         peer.next_at = peerschedule.next_after_failure(now, peer.failures, hint, self._ctx.timing)
-        self._metrics.federation_fetches.labels(trust_domain=fed.trust_domain, result=reason).inc()
+        self._metrics.count_fetch(fed.trust_domain, reason)
         log.warning("%s: %s (%s, failure %d in a row)", fed.name, msg, reason, peer.failures)
         kept = "; the published bundle is kept" if self._published(fed) else ""
         status = self._status(fed, ready=(False, "FetchFailed", msg + kept), peer=peer, now=now)
@@ -189,8 +190,10 @@ class FederationReconciler:
         notes, domain = have.annotations, self._ctx.domain
         return peerschedule.Published(
             pem=have.pem,
-            sequence=_int(notes.get(names.SignerNames(domain).spiffe_bundle_sequence_annotation)),
-            refresh_hint=_int(notes.get(federation.refresh_hint_annotation(domain))),
+            sequence=peerschedule.as_int(
+                notes.get(names.SignerNames(domain).spiffe_bundle_sequence_annotation)
+            ),
+            refresh_hint=peerschedule.as_int(notes.get(federation.refresh_hint_annotation(domain))),
         )
 
     async def _publish(self, fed: Federation, bundle: spiffebundle.SpiffeBundle) -> None:
@@ -223,7 +226,7 @@ class FederationReconciler:
         fed: Federation,
         *,
         ready: tuple[bool, str, str],
-        peer: _Peer | None = None,
+        peer: peerschedule.Peer | None = None,
         bundle: spiffebundle.SpiffeBundle | None = None,
         now: dt.datetime | None = None,
     ) -> dict[str, Any]:
@@ -296,18 +299,6 @@ class Sweeper:
             log.info("de-federated: deleted %s", bundle.name)
 
 
-def _restored(fed: Federation, now: dt.datetime, published: bool) -> _Peer:
-    """The schedule the status records, when it is of this generation (else: fetch now)."""
-    status = fed.status
-    failures = _int(status.get("consecutiveFailures")) or 0
-    at = wire.time_or_none(status.get("nextFetchTime"))
-    if status.get("observedGeneration") != fed.generation or at is None:
-        return _Peer(fed.generation, now)
-    if not published and not failures:  # the CTB went away: fetch it back now
-        return _Peer(fed.generation, now)
-    return _Peer(fed.generation, at, failures)
-
-
 def _bootstrap(fed: Federation, now: dt.datetime) -> spiffebundle.SpiffeBundle:
     try:
         return spiffebundle.parse(fed.bootstrap.encode(), now=now)
@@ -319,9 +310,3 @@ def _reason(exc: Failure) -> str:
     if isinstance(exc, bundlefetch.FetchError):
         return exc.reason
     return "stale_sequence" if isinstance(exc, peerschedule.StaleSequence) else "invalid_bundle"
-
-
-def _int(value: object) -> int | None:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    return int(value) if isinstance(value, str) and value.isdigit() else None

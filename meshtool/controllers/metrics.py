@@ -14,6 +14,7 @@ these names (a test scrapes a running controller to check).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -122,6 +123,19 @@ class Metrics:
             "spiffe_sequence of the bundle published for a trust domain (0 without one).",
             ["trust_domain"],
         )
+        self._fetch_results: dict[str, set[str]] = {}
+
+    def count_fetch(self, trust_domain: str, result: str) -> None:
+        self._fetch_results.setdefault(trust_domain, set()).add(result)
+        self.federation_fetches.labels(trust_domain=trust_domain, result=result).inc()
+
+    def forget_trust_domain(self, trust_domain: str) -> None:
+        """Drop a de-federated (or renamed) peer's series, so no dashboard shows it as stale."""
+        for result in self._fetch_results.pop(trust_domain, ()):
+            self.federation_fetches.remove(trust_domain, result)
+        for gauge in (self.federation_last_success, self.federation_sequence):
+            with contextlib.suppress(KeyError):
+                gauge.remove(trust_domain)
 
     def _cache_gauges(self) -> None:
         self.pending = self._gauge(

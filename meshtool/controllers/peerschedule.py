@@ -11,16 +11,19 @@ hammering):
 `accept` decides what a parsed bundle does to the published one: a lower `spiffe_sequence`
 than the published bundle's is refused (a replayed or rolled-back bundle); otherwise the bundle
 is published when its anchors or metadata differ from the published ones, and left as it is
-when they are equal. Nothing here does I/O or reads a clock: times come in as arguments.
+when they are equal. `Peer` is one peer's schedule; `restored` seeds it from the status a
+previous owner wrote (`nextFetchTime`, `consecutiveFailures`), so a restart or a hand-off keeps
+the backoff. Nothing here does I/O or reads a clock: times come in as arguments.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from meshtool import pacing
-from meshtool.api import spiffebundle
+from meshtool.api import spiffebundle, wire
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,3 +86,34 @@ def accept(bundle: spiffebundle.SpiffeBundle, published: Published | None) -> bo
         published.sequence,
         published.refresh_hint,
     )
+
+
+@dataclass(slots=True)
+class Peer:
+    generation: int
+    trust_domain: str
+    next_at: dt.datetime
+    failures: int = 0
+
+
+def restored(
+    generation: int,
+    trust_domain: str,
+    status: Mapping[str, object],
+    now: dt.datetime,
+    published: bool,
+) -> Peer:
+    """The schedule the status records, when it is of this generation (else: fetch now)."""
+    failures = as_int(status.get("consecutiveFailures")) or 0
+    at = wire.time_or_none(status.get("nextFetchTime"))
+    if status.get("observedGeneration") != generation or at is None:
+        return Peer(generation, trust_domain, now)
+    if not published and not failures:  # the CTB went away: fetch it back now
+        return Peer(generation, trust_domain, now)
+    return Peer(generation, trust_domain, at, failures)
+
+
+def as_int(value: object) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return int(value) if isinstance(value, str) and value.isdigit() else None

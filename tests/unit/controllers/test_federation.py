@@ -254,3 +254,23 @@ async def test_sweeper_deletes_only_federated_bundles_nobody_names(world, roots)
     del cluster.feds["peer"]
     await sweeper.sync()
     assert sorted(cluster.bundles) == [own]
+
+
+def series(reconciler, name: str) -> list[dict[str, str]]:
+    registry = reconciler._metrics.registry
+    return [s.labels for m in registry.collect() for s in m.samples if s.name == name]
+
+
+async def test_deleting_the_object_drops_its_trust_domains_series(world, roots):
+    cluster, clock, answers, reconciler, _, _ = world
+    answers.extend([bundlefetch.FetchError("tls", "handshake failed"), body(roots[0])])
+    await reconciler.reconcile("peer")
+    clock.advance(3600)
+    await reconciler.reconcile("peer")
+    fetched = series(reconciler, "meshtool_federation_fetches_total")
+    assert {s["result"] for s in fetched} == {"tls", "success"}
+    assert series(reconciler, "meshtool_federation_published_sequence")
+    del cluster.feds["peer"]
+    await reconciler.reconcile("peer")
+    for name in ("fetches_total", "last_success_timestamp_seconds", "published_sequence"):
+        assert series(reconciler, f"meshtool_federation_{name}") == [], name
