@@ -45,8 +45,8 @@ async def peer(tmp_path: Path) -> AsyncIterator[PeerServer]:
 
 
 @pytest_asyncio.fixture
-async def federate(kube: KubeClient) -> AsyncIterator[Callable[..., Any]]:
-    made: list[str] = []
+async def federate(kube: KubeClient, ctb_version: str) -> AsyncIterator[Callable[..., Any]]:
+    made: list[tuple[str, str]] = []
 
     async def create(peer: PeerServer, *, web: bool = False) -> str:
         name = peer.trust_domain.replace(".", "-")
@@ -58,13 +58,18 @@ async def federate(kube: KubeClient) -> AsyncIterator[Callable[..., Any]]:
         spec["bundleEndpointProfile"] = profile
         body = {"apiVersion": FTD.api_version, "kind": "FederatedTrustDomain"}
         await kube.create(FTD, body | {"metadata": {"name": name}, "spec": spec})
-        made.append(name)
+        made.append((name, peer.trust_domain))
         return name
 
     yield create
-    for name in made:
+    # The controller is stopped by now, so no Sweeper pass deletes the peers' CTBs: do it here,
+    # or a later test's projection of every CTB of the spiffe signer would carry a peer's root.
+    ctb = resources.cluster_trust_bundles(ctb_version)
+    for name, trust_domain in made:
         with contextlib.suppress(errors.NotFound):
             await kube.delete(FTD, name)
+        with contextlib.suppress(errors.NotFound):
+            await kube.delete(ctb, f"row-major.net:spiffe:federated.{trust_domain}")
 
 
 def good(peer: PeerServer, *, sequence: int, extra: tuple[Any, ...] = ()) -> peerserver.Answer:

@@ -4,6 +4,8 @@ is deleted."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 
@@ -118,10 +120,9 @@ async def test_federated_bundles_of_our_signer_are_left_alone(kube, ctb_version,
         await eventually(
             lambda: _published(kube, resource, bundle_name("spiffe")), timeout=60, what="spiffe"
         )
-        # A CTB change triggers a full pass; edit our own bundle's labels to force one.
-        raw = await kube.get(resource, bundle_name("spiffe"))
-        raw["metadata"]["labels"] = {}
-        await kube.replace(resource, bundle_name("spiffe"), raw)
+        # A CTB change triggers a full pass; edit our own bundle's labels to force one (the
+        # publisher may be writing it at the same moment: read and write again on a conflict).
+        await _strip_labels(kube, resource, bundle_name("spiffe"))
 
         async def repaired() -> bool:
             found = await fetch(kube, resource, bundle_name("spiffe"))
@@ -136,3 +137,15 @@ async def test_federated_bundles_of_our_signer_are_left_alone(kube, ctb_version,
 
 async def _published(kube, resource, name: str) -> bool:
     return await fetch(kube, resource, name) is not None
+
+
+async def _strip_labels(kube, resource, name: str) -> None:
+    for _ in range(10):
+        raw = await kube.get(resource, name)
+        raw["metadata"]["labels"] = {}
+        try:
+            await kube.replace(resource, name, raw)
+            return
+        except errors.Conflict:
+            await asyncio.sleep(0.2)
+    raise AssertionError(f"{name}: ten conflicts in a row while editing its labels")
