@@ -145,7 +145,11 @@ def refresh_watch(quickstart: Kubectl) -> RefreshWatch:
         quickstart(*ns, "rollout", "status", f"deployment/{name}", "--timeout=300s")
     wait_for("a successful spiffe-mtls request", lambda: ": 200 " in client_log(quickstart))
     server = wait_for("one spiffe-mtls server pod", lambda: live_pod(quickstart, "server"))
-    since = dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    # The next whole second: --since-time takes seconds, and truncating down would let in a
+    # failed warm-up request from the same second as the first success (No route to host).
+    later = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(seconds=1)
+    since = later.isoformat().replace("+00:00", "Z")
+    time.sleep(max(0.0, (later - dt.datetime.now(dt.UTC)).total_seconds()))
     pcr = next(
         p for p in pcrs(quickstart, *ns) if p["spec"]["podName"] == server["metadata"]["name"]
     )
