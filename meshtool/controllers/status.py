@@ -43,10 +43,6 @@ Terminal = decisions.Issued | decisions.Denied | decisions.Failed
 Target = types.PodCertRequest | types.Unreadable
 
 
-def _always() -> bool:
-    return True
-
-
 class StatusWriter:
     def __init__(
         self,
@@ -60,7 +56,11 @@ class StatusWriter:
         self._clock, self._metrics = clock, metrics
 
     async def write(
-        self, target: Target, decision: Terminal, *, still_ours: Callable[[], bool] = _always
+        self,
+        target: Target,
+        decision: Terminal,
+        *,
+        still_ours: Callable[[], bool] | None = None,
     ) -> bool:
         """Write `decision`; True when written, False when the request is gone. `still_ours` is
         asked last, by the HTTP client with a connection in hand: a replica frozen after its

@@ -136,25 +136,28 @@ class Pool:
         self, method: str, head: bytes, body: bytes | None, send_if: Callable[[], bool] | None
     ) -> Answer:
         conn = await self._connection()
-        if send_if is not None and not send_if():
-            self._release(conn, keep=True)
-            raise errors.Withdrawn(f"{method} withdrawn before sending")
         try:
-            return await self._exchange_on(conn, head, body)
+            return await self._exchange_on(conn, head, body, send_if)
         except _Unanswered as exc:
             if not conn.reused or method == "POST":
                 raise NoAnswer(connect=False) from exc.__cause__
         try:  # the idle connection died under us: once more, on a fresh one
-            fresh = await self.open_connection()
-            if send_if is not None and not send_if():
-                self._release(fresh, keep=True)
-                raise errors.Withdrawn(f"{method} withdrawn before sending")
-            return await self._exchange_on(fresh, head, body)
+            return await self._exchange_on(await self.open_connection(), head, body, send_if)
         except _Unanswered as exc:
             raise NoAnswer(connect=False) from exc.__cause__
 
-    async def _exchange_on(self, conn: _Connection, head: bytes, body: bytes | None) -> Answer:
-        """One exchange on `conn`: closed on any failure, back to the pool (or closed) after."""
+    async def _exchange_on(
+        self,
+        conn: _Connection,
+        head: bytes,
+        body: bytes | None,
+        send_if: Callable[[], bool] | None,
+    ) -> Answer:
+        """One exchange on `conn`: closed on any failure, back to the pool (or closed) after.
+        `send_if` is asked first, with no wait before the write: no returns `conn` unused."""
+        if send_if is not None and not send_if():
+            self._release(conn, keep=True)
+            raise errors.Withdrawn("withdrawn before sending: send_if said no")
         try:
             answer, keep = await _exchange(conn, head, body)
         except BaseException:
