@@ -8,6 +8,8 @@ P-256 key. The controller runs as a separate process. It measures:
 - time from the first PCR create to the last Issued status seen on a watch, and throughput;
 - latency per PCR, from its create call returning to its Issued status arriving on the watch;
 - controller CPU seconds per PCR and peak RSS (from /proc);
+- the Go reference controller, in the same run (`gocontroller.py`): a client-go signer's CPU
+  per certificate on this machine, under the same load, which the controller's is held to;
 - the ceiling, in the same run (`goceiling.py`): a Go client-go program writing precomputed
   Issued statuses, rate limit lifted, while simulated kubelets create the requests, as in the
   controller's run; the ratio is against it. The Python writer of the same statuses (the
@@ -15,13 +17,14 @@ P-256 key. The controller runs as a separate process. It measures:
 - watches the apiserver terminated for not keeping up (`apiserver_terminated_watchers_total`
   for podcertificaterequests, read before and after the controller's run).
 
-`--skip-ceilings` leaves the two ceiling runs out (a 50,000-pod memory run then does not create
-three times the objects; the ratios print as `nan`). `--steady-rate R --steady-seconds S`
-replaces the burst by creates at a fixed rate (R per second for S seconds) and reports
-creation-to-Issued latency at that load.
+`--skip-ceilings` leaves the two ceiling runs and the reference controller out (a 50,000-pod
+memory run then does not create four times the objects; the ratios print as `nan`). `--steady-
+rate R --steady-seconds S` replaces the burst by creates at a fixed rate (R per second for S
+seconds) and reports creation-to-Issued latency at that load.
 
 The last line is machine-readable: `bench: pcr_per_s=<n> ceiling_per_s=<n> ratio=<r>
-cpu_ms_per_pcr=<n> p99_ms=<n> rss_mb=<n> terminated_watches=<n>`.
+cpu_ms_per_pcr=<n> p99_ms=<n> rss_mb=<n> terminated_watches=<n> go_cpu_ms_per_pcr=<n>
+cpu_to_go=<r>`.
 
 This script runs the control plane and the controller and reports; the load itself (the fleet
 of simulated kubelets, PCR bodies, the Issued watch and the ceiling) is `pcrload.py`, beside it.
@@ -40,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from goceiling import forced_closes, go_ceiling, terminated_watchers
+from gocontroller import NOT_MEASURED, GoController, go_controller
 from pcrload import Fleet, bodies_for, ceiling, create_all, create_paced, watch_issued
 
 from meshtool.clock import SystemClock
@@ -100,7 +104,7 @@ async def measure(
     pool = capool.new_pool(ca_id="1", name=SIGNER, clock=SystemClock())
     pool_file = work / "spiffe-pool.json"
     pool_file.write_bytes(capool.dump(pool))
-    ceilings = Ceilings(float("nan"), float("nan"))
+    ceilings = Ceilings(float("nan"), float("nan"), NOT_MEASURED)
     if not args.skip_ceilings:
         log(
             f"ceiling: a Go client writing {args.pods} precomputed statuses as kubelets create them"
@@ -110,7 +114,11 @@ async def measure(
         )
         log(f"ceiling: the Python writer, {args.pods} precomputed statuses")
         py_rate = await ceiling(fl, version, form, args.pods, args.workers, pool)
-        ceilings = Ceilings(go_rate, py_rate)
+        log(f"reference: the Go client-go controller signing {args.pods} requests")
+        reference = await go_controller(
+            fl, cp.kubeconfig, version, form, args.pods, args.workers, pool, work
+        )
+        ceilings = Ceilings(go_rate, py_rate, reference)
     log(f"creating {args.pods} pods on {args.nodes} nodes")
     targets = await fl.pods("pod", args.pods, SIGNER)
     bodies = bodies_for(targets, SIGNER, version, form)
@@ -146,6 +154,8 @@ async def measure(
 class Ceilings:
     go: float
     python: float
+    reference: GoController
+    """The Go reference controller's run (`gocontroller.py`)."""
 
 
 async def report(
@@ -183,6 +193,7 @@ async def report(
         for key, value in controller.metrics().items()
         if key.startswith("meshtool_status_writes_total{")
     }
+    go, cpu_ms = ceilings.reference, cpu / len(bodies) * 1000
     rows = [
         ("PCRs", f"{len(bodies)}"),
         ("nodes", f"{args.nodes}"),
@@ -200,6 +211,8 @@ async def report(
         ("ceiling: Python writer", f"{ceilings.python:.0f} PCR/s"),
         ("ratio (to the Go ceiling)", f"{rate / ceilings.go:.2f}"),
         ("ratio (to the Python ceiling)", f"{rate / ceilings.python:.2f}"),
+        ("Go reference controller", f"{go.rate:.0f} PCR/s, {go.cpu_ms_per_pcr:.2f} ms/PCR CPU"),
+        ("CPU (to the Go controller's)", f"{cpu_ms / go.cpu_ms_per_pcr:.2f}"),
         ("terminated PCR watches", f"{terminated:.0f}"),
         (
             "  of which (apiserver log)",
@@ -213,7 +226,8 @@ async def report(
         f"bench: pcr_per_s={rate:.0f} ceiling_per_s={ceilings.go:.0f} "
         f"ratio={rate / ceilings.go:.2f} cpu_ms_per_pcr={cpu / len(bodies) * 1000:.2f} "
         f"p99_ms={percentile(latencies, 0.99):.0f} rss_mb={controller.peak_rss_mb():.0f} "
-        f"terminated_watches={terminated:.0f}",
+        f"terminated_watches={terminated:.0f} go_cpu_ms_per_pcr={go.cpu_ms_per_pcr:.2f} "
+        f"cpu_to_go={cpu_ms / go.cpu_ms_per_pcr:.2f}",
         flush=True,
     )
 

@@ -13,7 +13,7 @@ DEST="${XDG_CACHE_HOME:-$HOME/.cache}/meshtool/pcr-ceiling"
 export GOFLAGS=-mod=readonly GOTOOLCHAIN=local CGO_ENABLED=0
 
 command -v go >/dev/null || { echo "pcr-ceiling: Go is not installed; cannot build it" >&2; exit 1; }
-stamp="$({ cat "$MODULE/go.mod" "$MODULE/go.sum" "$MODULE/main.go"; go version; } | sha256sum | cut -c1-16)"
+stamp="$({ cat "$MODULE/go.mod" "$MODULE/go.sum" "$MODULE"/*.go; go version; } | sha256sum | cut -c1-16)"
 if [[ -f "$DEST/stamp" && "$(cat "$DEST/stamp")" == "$stamp" && -x "$DEST/pcr-ceiling" ]]; then
   echo "pcr-ceiling: cached in $DEST" >&2
   echo "$DEST/pcr-ceiling"

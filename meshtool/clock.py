@@ -16,14 +16,18 @@ import datetime as dt
 import time
 from typing import Protocol
 
-_RFC3339 = "%Y-%m-%dT%H:%M:%SZ"
+_FIELDS = "%04d-%02d-%02dT%02d:%02d:%02dZ"
 
 
 def format_rfc3339(t: dt.datetime) -> str:
-    """`2026-01-01T00:00:00Z`: UTC, whole seconds (the fraction is dropped); naive is refused."""
+    """`2026-01-01T00:00:00Z`: UTC, whole seconds (the fraction is dropped); naive is refused.
+    Written field by field (a third of `strftime`'s cost; a status write formats four times),
+    so years below 1000 keep their four digits, which glibc's `%Y` drops."""
     if t.tzinfo is None:
         raise ValueError(f"naive datetime {t!r}: an RFC 3339 time needs a timezone")
-    return t.astimezone(dt.UTC).strftime(_RFC3339)
+    if t.tzinfo is not dt.UTC:
+        t = t.astimezone(dt.UTC)
+    return _FIELDS % (t.year, t.month, t.day, t.hour, t.minute, t.second)
 
 
 class Clock(Protocol):

@@ -17,7 +17,9 @@ Reasons are CamelCase identifiers, as metav1.Condition requires.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from cryptography import x509
 
 # Reasons that appear in Denied / Failed / NotYet decisions.
 UNSUPPORTED_KEY_TYPE = "UnsupportedKeyType"
@@ -41,6 +43,9 @@ class Issued:
     not_after: dt.datetime
     begin_refresh_at: dt.datetime
     message: str = "Certificate issued"
+    leaf: x509.Certificate | None = field(default=None, compare=False, repr=False)
+    """The chain's first certificate as the signer built it (so the pre-write check need not
+    parse it again), or None for a decision made from PEM alone."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,9 +1,13 @@
 """kube-apiserver's rules for an Issued PodCertificateRequest status, as a checker.
 
 `issued_status_problems` returns every rule of the API's Issued-status validation that a status
-body breaks (an empty list means the server would accept it). The controller runs it before
-writing, so a signer bug surfaces as a clear log line instead of an opaque 422, and tests use it
-as the oracle for what we issue. The rules, as the API server applies them:
+body breaks (an empty list means the server would accept it); tests use it as the oracle for
+what we issue. The controller runs `issued_decision_problems` before every write, so a signer
+bug surfaces as a clear log line instead of an opaque 422: the same rules, with the leaf and the
+times taken from the decision the body was written from instead of parsed back out of it (the
+hot path; the leaf's key, names and validity are still read from the certificate itself).
+
+The rules, as the API server applies them:
 
 - exactly one condition: type Issued, status "True", a CamelCase reason, a lastTransitionTime;
 - certificateChain at most 100 KiB; the first PEM block is a CERTIFICATE that parses, and so is
@@ -27,6 +31,7 @@ from collections.abc import Mapping
 from cryptography import x509
 
 from meshtool.api import wire
+from meshtool.api.decisions import Issued
 from meshtool.api.types import PodCertRequest
 from meshtool.pki import pem
 
@@ -46,6 +51,35 @@ def issued_status_problems(
     problems = _condition_problems(status.get("conditions"))
     leaf = _chain(status.get("certificateChain"), problems)
     times = _times(status, problems)
+    return problems + _rest(leaf, times, request, now)
+
+
+def issued_decision_problems(
+    decision: Issued, status: Mapping[str, object], *, request: PodCertRequest, now: dt.datetime
+) -> list[str]:
+    """`issued_status_problems` for the status written from `decision`, taking the leaf and the
+    times from the decision instead of parsing them back out of the body (the controller runs
+    this before every write). The body's chain and times are written from those same values
+    (`meshtool.api.status`), so only their size and form is left to check here. A decision
+    without its leaf gets the full check."""
+    if decision.leaf is None:
+        return issued_status_problems(status, request=request, now=now)
+    problems = _condition_problems(status.get("conditions"))
+    chain = status.get("certificateChain")
+    if not isinstance(chain, str) or not chain.startswith("-----BEGIN CERTIFICATE-----\n"):
+        problems.append("certificateChain: does not start with a CERTIFICATE block")
+    elif len(chain) > MAX_CHAIN_BYTES:  # PEM is ASCII: characters are bytes
+        problems.append(f"certificateChain: longer than {MAX_CHAIN_BYTES} bytes")
+    return problems + _rest(decision.leaf, _as_written(decision), request, now)
+
+
+def _rest(
+    leaf: x509.Certificate | None,
+    times: Mapping[str, dt.datetime] | None,
+    request: PodCertRequest,
+    now: dt.datetime,
+) -> list[str]:
+    problems = []
     if leaf is not None:
         problems += _key_problems(leaf, request)
         problems += _san_problems(leaf)
@@ -161,6 +195,16 @@ def _times(status: Mapping[str, object], problems: list[str]) -> dict[str, dt.da
         else:
             times[name] = wire.parse_time(value)
     return times if len(times) == len(_TIME_FIELDS) else None
+
+
+def _as_written(decision: Issued) -> dict[str, dt.datetime]:
+    """The decision's times as `status_body` writes them: UTC, the fraction dropped."""
+    times = {
+        "notBefore": decision.not_before,
+        "notAfter": decision.not_after,
+        "beginRefreshAt": decision.begin_refresh_at,
+    }
+    return {name: t.astimezone(dt.UTC).replace(microsecond=0) for name, t in times.items()}
 
 
 def _leaf_time_problems(leaf: x509.Certificate, times: Mapping[str, dt.datetime]) -> list[str]:

@@ -271,7 +271,9 @@ class Controller(wiring.EventWiring):
                 self.reconciler,
                 workers=self.settings.workers,
                 name="podcert",
-                observe=lambda outcome, _: self.metrics.reconciles.labels("podcert", outcome).inc(),
+                observe=lambda outcome, _: self.metrics.series(
+                    self.metrics.reconciles, "podcert", outcome
+                ).inc(),
             )
         )
 

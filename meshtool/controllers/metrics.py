@@ -16,9 +16,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
+from typing import TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.metrics import MetricWrapperBase
 
+M = TypeVar("M", bound=MetricWrapperBase)
 PREFIX = "meshtool"
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
 
@@ -26,11 +29,22 @@ LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300
 class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
+        self._series: dict[tuple[MetricWrapperBase, tuple[str, ...]], MetricWrapperBase] = {}
         self._requests()
         self._pools_and_bundles()
         self._cache_gauges()
         self._bundle_endpoint()
         self._federation()
+
+    def series(self, metric: M, *values: str) -> M:
+        """`metric.labels(*values)`, remembered (a lookup instead of prometheus_client's label
+        handling on every request): only for series that are never removed, as the request
+        path's signer/result/reason series are."""
+        key = (metric, values)
+        child = self._series.get(key)
+        if child is None:
+            child = self._series[key] = metric.labels(*values)
+        return child  # type: ignore[return-value]
 
     def _counter(self, name: str, help_: str, labels: list[str]) -> Counter:
         return Counter(f"{PREFIX}_{name}", help_, labels, registry=self.registry)

@@ -16,8 +16,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Mapping
 
-from cryptography.hazmat.primitives.serialization import Encoding
-
 from meshtool.api import federation, trustbundle
 from meshtool.pki.capool import CA, CAPool
 
@@ -43,11 +41,11 @@ class PublishedRoots:
         return self._by_signer.get(signer_name, frozenset())
 
     def carries(self, signer_name: str, ca: CA) -> bool:
-        return ca.root.public_bytes(Encoding.DER) in self.roots(signer_name)
+        return ca.root_der in self.roots(signer_name)
 
     def ids(self, signer_name: str, pool: CAPool) -> frozenset[str]:
         roots = self.roots(signer_name)
-        return frozenset(ca.id for ca in pool.cas if ca.root.public_bytes(Encoding.DER) in roots)
+        return frozenset(ca.id for ca in pool.cas if ca.root_der in roots)
 
 
 def loaded_annotation(pools: Mapping[str, CAPool | None]) -> dict[str, str]:

@@ -68,7 +68,7 @@ class StatusWriter:
         has lost its Lease."""
         body = status.status_body(decision, clock=self._clock)
         if isinstance(decision, decisions.Issued) and isinstance(target, types.PodCertRequest):
-            self._self_check(target, body)
+            self._self_check(target, decision, body)
         try:
             await self._client.replace(
                 resources.pod_certificate_requests(target.api_version.rpartition("/")[2]),
@@ -86,8 +86,12 @@ class StatusWriter:
         self._record(target, decision)
         return True
 
-    def _self_check(self, request: types.PodCertRequest, body: status.StatusBody) -> None:
-        problems = validation.issued_status_problems(body, request=request, now=self._clock.now())
+    def _self_check(
+        self, request: types.PodCertRequest, decision: decisions.Issued, body: status.StatusBody
+    ) -> None:
+        problems = validation.issued_decision_problems(
+            decision, body, request=request, now=self._clock.now()
+        )
         if problems:
             self._metrics.self_check_failures.labels(signer=request.signer_name).inc()
             raise RuntimeError(f"{request.key}: refusing to write an invalid status: {problems}")
@@ -106,20 +110,20 @@ class StatusWriter:
         raise exc
 
     def _count(self, target: Target, result: str) -> None:
-        self._metrics.status_writes.labels(signer=target.signer_name, result=result).inc()
+        self._metrics.series(self._metrics.status_writes, target.signer_name, result).inc()
 
     def _record(self, target: Target, decision: Terminal) -> None:
         signer, m = target.signer_name, self._metrics
         self._count(target, "written")
         if isinstance(decision, decisions.Issued):
-            m.issued.labels(signer=signer).inc()
+            m.series(m.issued, signer).inc()
         elif isinstance(decision, decisions.Denied):
-            m.denied.labels(signer=signer, reason=decision.reason).inc()
+            m.series(m.denied, signer, decision.reason).inc()
         else:
-            m.failed.labels(signer=signer, reason=decision.reason).inc()
+            m.series(m.failed, signer, decision.reason).inc()
         if target.created_at is not None:
             age = (self._clock.now() - target.created_at).total_seconds()
-            m.issuance_latency.labels(signer=signer).observe(max(age, 0.0))
+            m.series(m.issuance_latency, signer).observe(max(age, 0.0))
         if log.isEnabledFor(logging.INFO):  # the summary formats dates: skip it when unused
             log.info("%s %s: %s", type(decision).__name__.lower(), target.key, _summary(decision))
 

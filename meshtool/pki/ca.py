@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import NameOID
 
 from meshtool.clock import Clock
+from meshtool.pki import leafder
 
 KEY_TYPES = ("ed25519", "ecdsa-p256")
 
@@ -92,20 +93,28 @@ class CA:
     )
     hash_algorithm: HashAlgorithm = field(init=False, repr=False, compare=False)
     intermediates_pem: str = field(init=False, repr=False, compare=False)
+    root_der: bytes = field(init=False, repr=False, compare=False)
+    """The root's DER: asked on every issuance (is this root published?)."""
+    leaf_signer: leafder.Signer = field(init=False, repr=False, compare=False)
     _not_after: dt.datetime = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         issuer = self.issuer_cert
+        aki, hash_algorithm = _authority_key_identifier(self), hash_for(self.signing_key, self.id)
         derived = {
             "issuer_name": issuer.subject,
-            "authority_key_identifier": _authority_key_identifier(self),
-            "hash_algorithm": hash_for(self.signing_key, self.id),
+            "authority_key_identifier": aki,
+            "hash_algorithm": hash_algorithm,
             "intermediates_pem": "".join(
                 cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
                 for cert in self.intermediates
             ),
+            "root_der": self.root.public_bytes(serialization.Encoding.DER),
             "_not_after": min(c.not_valid_after_utc for c in (self.root, *self.intermediates)),
         }
+        derived["leaf_signer"] = leafder.signer_for(
+            self.signing_key, hash_algorithm, issuer.subject, aki
+        )
         for name, value in derived.items():
             object.__setattr__(self, name, value)
 

@@ -18,15 +18,17 @@ goes into the SANs is the signer's business; a malformed name raises `ValueError
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import secrets
 from dataclasses import dataclass
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cryptography.x509.oid import ObjectIdentifier
 
 from meshtool.clock import Clock
+from meshtool.pki import leafder
 from meshtool.pki.capool import CA
 
 _SECOND = dt.timedelta(seconds=1)
@@ -44,13 +46,11 @@ _KEY_USAGE = x509.KeyUsage(
     encipher_only=False,
     decipher_only=False,
 )
-_FIXED_EXTENSIONS = (
-    x509.Extension(_KEY_USAGE.oid, True, _KEY_USAGE),
-    x509.Extension(
-        x509.BasicConstraints.oid, True, x509.BasicConstraints(ca=False, path_length=None)
-    ),
+_BASIC_CONSTRAINTS = x509.BasicConstraints(ca=False, path_length=None)
+_FIXED_EXTENSIONS = leafder.extension(_KEY_USAGE, critical=True) + leafder.extension(
+    _BASIC_CONSTRAINTS, critical=True
 )
-_EMPTY_NAME = x509.Name([])
+_FIXED_OIDS = (_KEY_USAGE.oid, _BASIC_CONSTRAINTS.oid)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,8 +122,7 @@ def issue_leaf(
     not_after = not_before + lifetime
     cert = _sign(public_key, profile, ca, not_before, not_after)
     return IssuedLeaf(
-        chain_pem=cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
-        + ca.intermediates_pem,
+        chain_pem=cert.public_bytes(Encoding.PEM).decode("ascii") + ca.intermediates_pem,
         certificate=cert,
         not_before=not_before,
         not_after=not_after,
@@ -152,41 +151,55 @@ def _sign(
     not_before: dt.datetime,
     not_after: dt.datetime,
 ) -> x509.Certificate:
-    builder = x509.CertificateBuilder(
-        issuer_name=ca.issuer_name,
-        subject_name=_EMPTY_NAME,
-        public_key=public_key,
-        serial_number=serial_number(),
-        not_valid_before=not_before,
-        not_valid_after=not_after,
-        extensions=_extensions(public_key, profile, ca),
+    info = public_key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    return leafder.certificate(
+        ca.leaf_signer,
+        serial=serial_number(),
+        not_before=not_before,
+        not_after=not_after,
+        public_key_info=info,
+        extensions=_extensions(info, profile, ca),
     )
-    return builder.sign(ca.signing_key, ca.hash_algorithm)
 
 
-def _extensions(
-    public_key: CertificatePublicKeyTypes, profile: LeafProfile, ca: CA
-) -> list[x509.Extension[x509.ExtensionType]]:
-    extensions: list[x509.Extension[x509.ExtensionType]] = list(_FIXED_EXTENSIONS)
-    names: list[x509.GeneralName] = [x509.DNSName(name) for name in profile.dns_names]
-    names += [x509.UniformResourceIdentifier(uri) for uri in profile.uris]
-    if names:
+def _extensions(info: bytes, profile: LeafProfile, ca: CA) -> list[bytes]:
+    """The leaf's extensions, DER, in the documented order; a duplicate OID is refused."""
+    extensions = [_FIXED_EXTENSIONS]
+    oids = {*_FIXED_OIDS, x509.SubjectKeyIdentifier.oid, x509.AuthorityKeyIdentifier.oid}
+    if profile.dns_names or profile.uris:
         # The Subject is always empty, so the SAN must be critical.
-        extensions.append(_extension(x509.SubjectAlternativeName(names), critical=True))
+        extensions.append(_san(profile.dns_names, profile.uris))
+        oids.add(x509.SubjectAlternativeName.oid)
     if profile.extended_key_usages:
-        usages = x509.ExtendedKeyUsage(list(profile.extended_key_usages))
-        extensions.append(_extension(usages, critical=False))
-    ski = x509.SubjectKeyIdentifier.from_public_key(public_key)
-    extensions.append(_extension(ski, critical=False))
-    extensions.append(_extension(ca.authority_key_identifier, critical=False))
-    extensions += [_extension(ext, critical=crit) for ext, crit in profile.extra_extensions]
-    if len({ext.oid for ext in extensions}) != len(extensions):
-        raise ValueError("LeafProfile: an extra extension duplicates another extension")
+        extensions.append(_extended_key_usage(profile.extended_key_usages))
+        oids.add(x509.ExtendedKeyUsage.oid)
+    extensions += [
+        leafder.subject_key_identifier_extension(info),
+        ca.leaf_signer.authority_key_identifier,
+    ]
+    for ext, critical in profile.extra_extensions:
+        if ext.oid in oids:
+            raise ValueError("LeafProfile: an extra extension duplicates another extension")
+        oids.add(ext.oid)
+        extensions.append(_extra(ext, critical))
     return extensions
 
 
-def _extension(value: x509.ExtensionType, *, critical: bool) -> x509.Extension[x509.ExtensionType]:
-    return x509.Extension(value.oid, critical, value)
+def _san(dns_names: tuple[str, ...], uris: tuple[str, ...]) -> bytes:
+    names: list[x509.GeneralName] = [x509.DNSName(name) for name in dns_names]
+    names += [x509.UniformResourceIdentifier(uri) for uri in uris]
+    return leafder.extension(x509.SubjectAlternativeName(names), critical=True)
+
+
+@functools.lru_cache(maxsize=64)
+def _extended_key_usage(usages: tuple[ObjectIdentifier, ...]) -> bytes:
+    return leafder.extension(x509.ExtendedKeyUsage(list(usages)), critical=False)
+
+
+@functools.lru_cache(maxsize=256)
+def _extra(ext: x509.ExtensionType, critical: bool) -> bytes:
+    """A profile's extra extension (the issuer's caIssuers URL: the same object every time)."""
+    return leafder.extension(ext, critical=critical)
 
 
 def _whole(delta: dt.timedelta) -> dt.timedelta:

@@ -177,6 +177,7 @@ def sign(
         not_after=issued.not_after,
         begin_refresh_at=issued.begin_refresh_at,
         message=f"issued by CA {ca.id!r} for {leaf.summary}",
+        leaf=issued.certificate,
     )
 
 

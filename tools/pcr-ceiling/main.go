@@ -7,7 +7,8 @@
 // computed before the requests existed, so what it measures is what the apiserver (and the
 // client) can take. It prints "ready" once the watch is open, then one JSON line when all
 // statuses are written: {"written": n, "last_write_unix": t, "conflicts": c, "errors": e}.
-// It gives up (exit 1) after --timeout.
+// It gives up (exit 1) after --timeout. With --sign-ca it is the benchmark's reference Go
+// controller instead (signer.go).
 package main
 
 import (
@@ -45,7 +46,16 @@ func main() {
 	concurrency := flag.Int("concurrency", 64, "concurrent writers")
 	timeout := flag.Duration("timeout", 10*time.Minute, "give up after this long")
 	http1 := flag.Bool("http1", false, "HTTP/1.1 with a connection per writer instead of one HTTP/2 connection")
+	signCA := flag.String("sign-ca", "", "be the reference controller (signer.go), signing with this CA (PEM certificate and PKCS#8 key)")
+	expect := flag.Int("expect", 0, "with --sign-ca: exit once this many requests are Issued")
 	flag.Parse()
+	if *signCA != "" {
+		if err := sign(*kubeconfig, *namespace, *signer, *signCA, *concurrency, *expect, *timeout); err != nil {
+			fmt.Fprintln(os.Stderr, "pcr-ceiling: signer:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(*kubeconfig, *namespace, *signer, *version, *statusesPath, *concurrency, *timeout, *http1); err != nil {
 		fmt.Fprintln(os.Stderr, "pcr-ceiling:", err)
 		os.Exit(1)
@@ -93,6 +103,16 @@ func run(kubeconfig, namespace, signer, version, statusesPath string, concurrenc
 		return err
 	}
 	return json.NewEncoder(os.Stdout).Encode(&res)
+}
+
+func sign(kubeconfig, namespace, signer, caPath string, workers, expect int, timeout time.Duration) error {
+	config, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		return err
+	}
+	config.QPS = -1 // no client-side rate limit
+	config.Burst = -1
+	return runSigner(config, namespace, signer, caPath, workers, expect, timeout)
 }
 
 func readStatuses(path string) (map[string]map[string]interface{}, error) {

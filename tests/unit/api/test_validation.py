@@ -276,3 +276,85 @@ def test_garbage_status_is_just_problems(request_: PodCertRequest) -> None:
     assert len(_problems({}, request_)) >= 5
     assert _problems({"conditions": ["x"], "certificateChain": 5}, request_)
     assert pem.scan("") == ()
+
+
+# -- the controller's check, from the decision -------------------------------------------------
+
+
+def _decision(issued: issue.IssuedLeaf, **changes: Any) -> decisions.Issued:
+    fields: dict[str, Any] = {
+        "chain_pem": issued.chain_pem,
+        "not_before": issued.not_before,
+        "not_after": issued.not_after,
+        "begin_refresh_at": issued.begin_refresh_at,
+        "leaf": issued.certificate,
+    }
+    return decisions.Issued(**{**fields, **changes})
+
+
+def _both(decision: decisions.Issued, request: PodCertRequest) -> tuple[list[str], list[str]]:
+    body = dict(status.status_body(decision, clock=FakeClock(T0)))
+    fast = validation.issued_decision_problems(decision, body, request=request, now=T0)
+    return fast, _problems(body, request)
+
+
+H1 = dt.timedelta(hours=1)
+
+
+@pytest.mark.parametrize(
+    ("case", "changes", "expected"),
+    [
+        ("sound", {}, None),
+        ("late notBefore", {"not_before_shift": 8 * 60}, "5 minutes or more away"),
+        ("refresh outside", {"begin_refresh_at": "not_after"}, "beginRefreshAt is not within"),
+        ("notAfter not the leaf's", {"not_after_shift": -3600}, "notAfter differs"),
+        ("fraction", {"not_before_micro": 5}, None),
+    ],
+)
+def test_the_decision_check_finds_what_the_full_check_finds(
+    pool: capool.CAPool, request_: PodCertRequest, case: str, changes: dict[str, Any], expected
+) -> None:
+    leaf = _leaf(pool, request_)
+    fields: dict[str, Any] = {}
+    if "not_before_shift" in changes:
+        fields["not_before"] = leaf.not_before + dt.timedelta(seconds=changes["not_before_shift"])
+    if changes.get("begin_refresh_at") == "not_after":
+        fields["begin_refresh_at"] = leaf.not_after
+    if "not_after_shift" in changes:
+        fields["not_after"] = leaf.not_after + dt.timedelta(seconds=changes["not_after_shift"])
+    if "not_before_micro" in changes:
+        fields["not_before"] = leaf.not_before.replace(microsecond=changes["not_before_micro"])
+    fast, full = _both(_decision(leaf, **fields), request_)
+    if expected is None:
+        assert fast == full == []
+    else:
+        assert any(expected in p for p in fast), fast
+        assert any(expected.split()[0] in p for p in full), full
+
+
+def test_the_decision_check_reads_key_and_names_from_the_leaf(pool: capool.CAPool) -> None:
+    request = pcr.parse(wf.pcr(key=wf.private_key(KeyType.ECDSAP256)))
+    other = pcr.parse(wf.pcr(key=wf.private_key(KeyType.ECDSAP384)))
+    leaf = _leaf(pool, other, dns_names=("a..b.svc",))
+    fast, full = _both(_decision(leaf), request)
+    for problems in (fast, full):
+        assert "leaf public key is not the requested public key" in problems
+        assert any("'a..b.svc'" in p for p in problems)
+
+
+def test_a_decision_without_its_leaf_gets_the_full_check(
+    pool: capool.CAPool, request_: PodCertRequest
+) -> None:
+    leaf = _leaf(pool, request_)
+    broken = _decision(leaf, leaf=None, chain_pem=leaf.chain_pem.replace("CERTIFICATE", "X509", 2))
+    fast, full = _both(broken, request_)
+    assert fast == full
+    assert any("type 'X509'" in p for p in fast), fast
+
+
+def test_the_decision_check_refuses_a_chain_not_opening_with_a_certificate(
+    pool: capool.CAPool, request_: PodCertRequest
+) -> None:
+    leaf = _leaf(pool, request_)
+    fast, _ = _both(_decision(leaf, chain_pem="junk\n" + leaf.chain_pem), request_)
+    assert "certificateChain: does not start with a CERTIFICATE block" in fast

@@ -1,0 +1,108 @@
+"""The reference Go controller, measured in the same run: what "CPU per certificate" is held to.
+
+`tools/pcr-ceiling --sign-ca` is the canonical client-go signer (typed clientset, shared
+informer, work queue, `UpdateStatus`; `tools/pcr-ceiling/signer.go`). It signs the requests of a
+signer nobody else runs, with the same CA as the controller (the pool the benchmark makes),
+while the simulated kubelets create them exactly as in the controller's run. It reports its own
+CPU from cache sync to its last write, so the figure is the same quantity as the controller's
+`cpu_ms_per_pcr`, on the same machine, minutes apart: on a shared 2-core machine that is the
+only comparison that does not move with the neighbours.
+
+It reads certificates.k8s.io/v1 only (its typed client); against an older served version the
+figures are `nan`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from goceiling import build
+
+from meshtool.kube import resources
+from meshtool.pki import capool
+from meshtool.testing import pcrforms
+from meshtool.testing.burst import NAMESPACE, Fleet, bodies_for, create_all
+
+GO_SIGNER = "bench.meshtool.invalid/go-controller"
+CREATE_CONCURRENCY = 64
+
+
+@dataclass(frozen=True, slots=True)
+class GoController:
+    rate: float
+    """Requests issued per second, from the first create to its last write."""
+    cpu_ms_per_pcr: float
+
+
+NOT_MEASURED = GoController(math.nan, math.nan)
+
+
+async def go_controller(
+    fl: Fleet,
+    kubeconfig: Path,
+    version: str,
+    form: pcrforms.KeyForm,
+    count: int,
+    workers: int,
+    pool: capool.CAPool,
+    work: Path,
+) -> GoController:
+    if version != "v1":
+        return NOT_MEASURED
+    binary = await asyncio.to_thread(build)
+    targets = await fl.pods("goctl", count, GO_SIGNER)
+    bodies = bodies_for(targets, GO_SIGNER, version, form)
+    proc = await asyncio.create_subprocess_exec(
+        str(binary),
+        f"--kubeconfig={kubeconfig}",
+        f"--namespace={NAMESPACE}",
+        f"--signer={GO_SIGNER}",
+        f"--sign-ca={_write_ca(pool, work)}",
+        f"--concurrency={workers}",
+        f"--expect={count}",
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    try:
+        ready = await asyncio.wait_for(proc.stdout.readline(), timeout=60)
+        if ready.strip() != b"ready":
+            raise RuntimeError(f"the Go reference controller did not start: {ready!r}")
+        started = time.time()
+        await create_all(
+            fl, resources.pod_certificate_requests(version), bodies, CREATE_CONCURRENCY
+        )
+        line = await asyncio.wait_for(proc.stdout.readline(), timeout=600)
+        await proc.wait()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    return _result(line, proc.returncode, count, started)
+
+
+def _result(line: bytes, code: int | None, count: int, started: float) -> GoController:
+    result = json.loads(line)
+    if code != 0 or result["written"] != count:
+        raise RuntimeError(f"the Go reference controller failed (exit {code}): {result}")
+    rate = count / (float(result["last_write_unix"]) - started)
+    return GoController(rate, float(result["cpu_seconds"]) / count * 1000)
+
+
+def _write_ca(pool: capool.CAPool, work: Path) -> Path:
+    """The pool's signing CA as the Go program reads it: the certificate, then a PKCS#8 key."""
+    ca = pool.signing_ca
+    path = work / "go-controller-ca.pem"
+    key = ca.signing_key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    path.write_bytes(ca.issuer_cert.public_bytes(serialization.Encoding.PEM) + key)
+    path.chmod(0o600)
+    return path
