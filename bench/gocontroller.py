@@ -3,10 +3,10 @@
 `tools/pcr-ceiling --sign-ca` is the canonical client-go signer (typed clientset, shared
 informer, work queue, `UpdateStatus`; `tools/pcr-ceiling/signer.go`). It signs the requests of a
 signer nobody else runs, with the same CA as the controller (the pool the benchmark makes),
-while the simulated kubelets create them exactly as in the controller's run. It reports its own
-CPU from cache sync to its last write, so the figure is the same quantity as the controller's
-`cpu_ms_per_pcr`, on the same machine, minutes apart: on a shared 2-core machine that is the
-only comparison that does not move with the neighbours.
+while the simulated kubelets create them exactly as in the controller's run (a burst, or at the
+steady rate). It reports its own CPU from cache sync to its last write, so the figure is the
+same quantity as the controller's `cpu_ms_per_pcr`, on the same machine, minutes apart: on a
+shared 2-core machine that is the only comparison that does not move with the neighbours.
 
 It reads certificates.k8s.io/v1 only (its typed client); against an older served version the
 figures are `nan`.
@@ -23,6 +23,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from goceiling import build
+from pcrload import create_paced
 
 from meshtool.kube import resources
 from meshtool.pki import capool
@@ -52,7 +53,11 @@ async def go_controller(
     workers: int,
     pool: capool.CAPool,
     work: Path,
+    steady_rate: float = 0.0,
 ) -> GoController:
+    """Run the reference on `count` requests, created in a burst, or at `steady_rate` per second
+    when that is set (as the controller's run creates them: the two CPU figures compare only
+    under the same load)."""
     if version != "v1":
         return NOT_MEASURED
     binary = await asyncio.to_thread(build)
@@ -74,9 +79,11 @@ async def go_controller(
         if ready.strip() != b"ready":
             raise RuntimeError(f"the Go reference controller did not start: {ready!r}")
         started = time.time()
-        await create_all(
-            fl, resources.pod_certificate_requests(version), bodies, CREATE_CONCURRENCY
-        )
+        resource = resources.pod_certificate_requests(version)
+        if steady_rate:
+            await create_paced(fl, resource, bodies, rate=steady_rate)
+        else:
+            await create_all(fl, resource, bodies, CREATE_CONCURRENCY)
         line = await asyncio.wait_for(proc.stdout.readline(), timeout=600)
         await proc.wait()
     finally:

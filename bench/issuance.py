@@ -116,7 +116,7 @@ async def measure(
         py_rate = await ceiling(fl, version, form, args.pods, args.workers, pool)
         log(f"reference: the Go client-go controller signing {args.pods} requests")
         reference = await go_controller(
-            fl, cp.kubeconfig, version, form, args.pods, args.workers, pool, work
+            fl, cp.kubeconfig, version, form, args.pods, args.workers, pool, work, args.steady_rate
         )
         ceilings = Ceilings(go_rate, py_rate, reference)
     log(f"creating {args.pods} pods on {args.nodes} nodes")
