@@ -19,6 +19,8 @@ import asyncio
 import json
 import subprocess
 import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -63,33 +65,48 @@ async def go_ceiling(
     statuses = {body["metadata"]["name"]: _precomputed(body, pool, clock) for body in bodies}
     statuses_file = work / "go-ceiling-statuses.json"
     statuses_file.write_text(json.dumps(statuses))
-    proc = await asyncio.create_subprocess_exec(
-        str(binary),
+    args = [
         f"--kubeconfig={cp.kubeconfig}",
         f"--namespace={NAMESPACE}",
         f"--signer={GO_SIGNER}",
         f"--version={version}",
         f"--statuses={statuses_file}",
         f"--concurrency={concurrency}",
-        stdout=asyncio.subprocess.PIPE,
-    )
+    ]
+    resource = resources.pod_certificate_requests(version)
+    run = await run_go(binary, args, lambda: create_all(fl, resource, bodies, 64))
+    if run.code != 0 or run.result["written"] != count or run.result["errors"]:
+        raise RuntimeError(f"pcr-ceiling failed (exit {run.code}): {run.result}")
+    return count / (float(run.result["last_write_unix"]) - run.started)
+
+
+@dataclass(frozen=True, slots=True)
+class GoRun:
+    result: JSON
+    """The program's one JSON line."""
+    code: int | None
+    started: float
+    """Wall time (time.time) when the load began."""
+
+
+async def run_go(binary: Path, args: list[str], load: Callable[[], Awaitable[object]]) -> GoRun:
+    """Start `binary`, wait for its "ready" line, apply `load`, read its result line; the
+    process is killed if anything goes wrong on the way."""
+    proc = await asyncio.create_subprocess_exec(str(binary), *args, stdout=asyncio.subprocess.PIPE)
     assert proc.stdout is not None
     try:
         ready = await asyncio.wait_for(proc.stdout.readline(), timeout=60)
         if ready.strip() != b"ready":
-            raise RuntimeError(f"pcr-ceiling did not start: {ready!r}")
+            raise RuntimeError(f"{binary.name} {args[-1]} did not start: {ready!r}")
         started = time.time()
-        await create_all(fl, resources.pod_certificate_requests(version), bodies, 64)
+        await load()
         line = await asyncio.wait_for(proc.stdout.readline(), timeout=600)
         await proc.wait()
     finally:
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
-    result = json.loads(line)
-    if proc.returncode != 0 or result["written"] != count or result["errors"]:
-        raise RuntimeError(f"pcr-ceiling failed (exit {proc.returncode}): {result}")
-    return count / (float(result["last_write_unix"]) - started)
+    return GoRun(json.loads(line), proc.returncode, started)
 
 
 def _precomputed(body: JSON, pool: capool.CAPool, clock: SystemClock) -> JSON:

@@ -15,14 +15,12 @@ figures are `nan`.
 from __future__ import annotations
 
 import asyncio
-import json
 import math
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
-from goceiling import build
+from goceiling import build, run_go
 from pcrload import create_paced
 
 from meshtool.kube import resources
@@ -63,42 +61,27 @@ async def go_controller(
     binary = await asyncio.to_thread(build)
     targets = await fl.pods("goctl", count, GO_SIGNER)
     bodies = bodies_for(targets, GO_SIGNER, version, form)
-    proc = await asyncio.create_subprocess_exec(
-        str(binary),
+    args = [
         f"--kubeconfig={kubeconfig}",
         f"--namespace={NAMESPACE}",
         f"--signer={GO_SIGNER}",
         f"--sign-ca={_write_ca(pool, work)}",
         f"--concurrency={workers}",
         f"--expect={count}",
-        stdout=asyncio.subprocess.PIPE,
-    )
-    assert proc.stdout is not None
-    try:
-        ready = await asyncio.wait_for(proc.stdout.readline(), timeout=60)
-        if ready.strip() != b"ready":
-            raise RuntimeError(f"the Go reference controller did not start: {ready!r}")
-        started = time.time()
-        resource = resources.pod_certificate_requests(version)
-        if steady_rate:
-            await create_paced(fl, resource, bodies, rate=steady_rate)
-        else:
-            await create_all(fl, resource, bodies, CREATE_CONCURRENCY)
-        line = await asyncio.wait_for(proc.stdout.readline(), timeout=600)
-        await proc.wait()
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-    return _result(line, proc.returncode, count, started)
-
-
-def _result(line: bytes, code: int | None, count: int, started: float) -> GoController:
-    result = json.loads(line)
-    if code != 0 or result["written"] != count:
-        raise RuntimeError(f"the Go reference controller failed (exit {code}): {result}")
-    rate = count / (float(result["last_write_unix"]) - started)
-    return GoController(rate, float(result["cpu_seconds"]) / count * 1000)
+    ]
+    resource = resources.pod_certificate_requests(version)
+    if steady_rate:
+        run = await run_go(
+            binary, args, lambda: create_paced(fl, resource, bodies, rate=steady_rate)
+        )
+    else:
+        run = await run_go(
+            binary, args, lambda: create_all(fl, resource, bodies, CREATE_CONCURRENCY)
+        )
+    if run.code != 0 or run.result["written"] != count:
+        raise RuntimeError(f"the Go reference controller failed (exit {run.code}): {run.result}")
+    rate = count / (float(run.result["last_write_unix"]) - run.started)
+    return GoController(rate, float(run.result["cpu_seconds"]) / count * 1000)
 
 
 def _write_ca(pool: capool.CAPool, work: Path) -> Path:

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 from cryptography import x509
 
+from meshtool.pki.leafder import tlv
+
 OID = x509.ObjectIdentifier("1.3.6.1.4.1.57683.1")
 
 _SEQUENCE = 0x30
@@ -48,8 +50,8 @@ _FIELDS = tuple(field.name for field in dataclasses.fields(PodIdentity))
 
 def encode(identity: PodIdentity) -> bytes:
     """The DER extension value, byte-identical to Go's `AddPodIdentityToCertificate`."""
-    body = b"".join(_tlv(_UTF8_STRING, getattr(identity, name).encode("utf-8")) for name in _FIELDS)
-    return _tlv(_SEQUENCE, body)
+    body = b"".join(tlv(_UTF8_STRING, getattr(identity, name).encode("utf-8")) for name in _FIELDS)
+    return tlv(_SEQUENCE, body)
 
 
 def decode(der: bytes) -> PodIdentity:
@@ -82,14 +84,6 @@ def from_certificate(cert: x509.Certificate) -> PodIdentity | None:
     if not isinstance(ext.value, x509.UnrecognizedExtension):  # pragma: no cover
         raise ValueError("PodIdentity: unexpected extension type")
     return decode(ext.value.value)
-
-
-def _tlv(tag: int, content: bytes) -> bytes:
-    n = len(content)
-    if n < 0x80:
-        return bytes((tag, n)) + content
-    size = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return bytes((tag, 0x80 | len(size))) + size + content
 
 
 def _read_tlv(data: bytes, offset: int) -> tuple[int, bytes, int]:
