@@ -19,6 +19,7 @@ driven by the loop's clock.
 Shutdown follows client-go too: `shut_down` drops pending timers and ignores later adds, but keys
 already queued are still handed out; `get` raises `ShutDown` once nothing is left. There are no
 locks: everything runs on one event loop and no method awaits between reading and writing state.
+Each pushed key wakes one waiting worker (client-go's `cond.Signal()`), never all of them.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ class WorkQueue(Generic[K]):
         if limiter is None:
             limiter = ratelimit.default_limiter(time=_loop_time)
         self._limiter = limiter
-        self._readied = asyncio.Event()
+        self._waiters: deque[asyncio.Future[None]] = deque()
         self._idle = asyncio.Event()
         self._shutting_down = False
 
@@ -72,8 +73,7 @@ class WorkQueue(Generic[K]):
         while not self._queue:
             if self._shutting_down:
                 raise ShutDown
-            self._readied.clear()
-            await self._readied.wait()
+            await self._wait()
         key = self._queue.popleft()
         self._processing.add(key)
         self._dirty.discard(key)
@@ -117,7 +117,8 @@ class WorkQueue(Generic[K]):
         for timer in self._delayed.values():
             timer.cancel()
         self._delayed.clear()
-        self._readied.set()
+        while self._waiters:  # every waiter, to see the shutdown
+            self._wake_one()
 
     async def shut_down_with_drain(self) -> None:
         """Shut down, then wait until every key handed out so far is `done`."""
@@ -138,7 +139,30 @@ class WorkQueue(Generic[K]):
 
     def _push(self, key: K) -> None:
         self._queue.append(key)
-        self._readied.set()
+        self._wake_one()
+
+    async def _wait(self) -> None:
+        """Sleep until `_wake_one` picks this waiter. A waiter cancelled after it was picked
+        passes its turn on, so no key is left queued while a worker sleeps."""
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self._wake_one()
+            else:
+                self._waiters.remove(waiter)
+            raise
+
+    def _wake_one(self) -> None:
+        """Wake the longest-waiting worker: one per key pushed (waking every idle worker for
+        each key, as one shared Event would, costs a task switch per idle worker per key)."""
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
 
     def _fire(self, key: K) -> None:
         del self._delayed[key]

@@ -231,3 +231,54 @@ async def test_shut_down_with_drain_returns_at_once_when_idle(looptime: float) -
     q = make_queue()
     await q.shut_down_with_drain()
     assert looptime == 0
+
+
+async def test_one_key_wakes_one_waiting_worker_not_all() -> None:
+    q = make_queue()
+    waits = 0
+    real_wait = q._wait
+
+    async def counted() -> None:
+        nonlocal waits
+        waits += 1
+        await real_wait()
+
+    q._wait = counted  # type: ignore[method-assign]
+    workers = [asyncio.create_task(q.get()) for _ in range(8)]
+    await asyncio.sleep(0)
+    assert waits == 8
+    q.add("a")
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert [w.result() for w in workers if w.done()] == ["a"]
+    assert waits == 8  # no worker woke for nothing and went back to sleep
+    q.add("b")
+    await asyncio.sleep(0)
+    assert sorted(w.result() for w in workers if w.done()) == ["a", "b"]
+    q.shut_down()
+    results = await asyncio.gather(*workers, return_exceptions=True)
+    assert sum(isinstance(r, workqueue.ShutDown) for r in results) == 6
+
+
+async def test_a_worker_cancelled_after_it_was_woken_passes_the_key_on() -> None:
+    q = make_queue()
+    first, second = asyncio.create_task(q.get()), asyncio.create_task(q.get())
+    await asyncio.sleep(0)
+    q.add("a")  # wakes `first`
+    first.cancel()  # before it runs
+    assert await asyncio.wait_for(second, timeout=1) == "a"
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    assert q.depth() == workqueue.Depth(queued=0, processing=1, delayed=0)
+
+
+async def test_a_cancelled_waiter_is_forgotten() -> None:
+    q = make_queue()
+    waiter = asyncio.create_task(q.get())
+    await asyncio.sleep(0)
+    waiter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    q.add("a")
+    assert await asyncio.wait_for(q.get(), timeout=1) == "a"
+    assert not q._waiters
