@@ -24,14 +24,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pcrload import issued_status
+from pcrload import create_load, issued_status
 
 from meshtool.api import pcr
 from meshtool.clock import SystemClock
 from meshtool.kube import resources
 from meshtool.pki import capool
 from meshtool.testing import pcrforms
-from meshtool.testing.burst import NAMESPACE, Fleet, bodies_for, create_all, named
+from meshtool.testing.burst import NAMESPACE, Fleet, bodies_for, named
 from meshtool.testing.controlplane import ControlPlane
 from meshtool.testing.kubectl import Kubectl
 
@@ -74,7 +74,7 @@ async def go_ceiling(
         f"--concurrency={concurrency}",
     ]
     resource = resources.pod_certificate_requests(version)
-    run = await run_go(binary, args, lambda: create_all(fl, resource, bodies, 64))
+    run = await run_go(binary, "pcr-ceiling", args, lambda: create_load(fl, resource, bodies))
     if run.code != 0 or run.result["written"] != count or run.result["errors"]:
         raise RuntimeError(f"pcr-ceiling failed (exit {run.code}): {run.result}")
     return count / (float(run.result["last_write_unix"]) - run.started)
@@ -89,7 +89,9 @@ class GoRun:
     """Wall time (time.time) when the load began."""
 
 
-async def run_go(binary: Path, args: list[str], load: Callable[[], Awaitable[object]]) -> GoRun:
+async def run_go(
+    binary: Path, what: str, args: list[str], load: Callable[[], Awaitable[object]]
+) -> GoRun:
     """Start `binary`, wait for its "ready" line, apply `load`, read its result line; the
     process is killed if anything goes wrong on the way."""
     proc = await asyncio.create_subprocess_exec(str(binary), *args, stdout=asyncio.subprocess.PIPE)
@@ -97,7 +99,7 @@ async def run_go(binary: Path, args: list[str], load: Callable[[], Awaitable[obj
     try:
         ready = await asyncio.wait_for(proc.stdout.readline(), timeout=60)
         if ready.strip() != b"ready":
-            raise RuntimeError(f"{binary.name} {args[-1]} did not start: {ready!r}")
+            raise RuntimeError(f"{what} did not start: {ready!r}")
         started = time.time()
         await load()
         line = await asyncio.wait_for(proc.stdout.readline(), timeout=600)

@@ -21,15 +21,14 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from goceiling import build, run_go
-from pcrload import create_paced
+from pcrload import create_load
 
 from meshtool.kube import resources
 from meshtool.pki import capool
 from meshtool.testing import pcrforms
-from meshtool.testing.burst import NAMESPACE, Fleet, bodies_for, create_all
+from meshtool.testing.burst import NAMESPACE, Fleet, bodies_for
 
 GO_SIGNER = "bench.meshtool.invalid/go-controller"
-CREATE_CONCURRENCY = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,14 +69,12 @@ async def go_controller(
         f"--expect={count}",
     ]
     resource = resources.pod_certificate_requests(version)
-    if steady_rate:
-        run = await run_go(
-            binary, args, lambda: create_paced(fl, resource, bodies, rate=steady_rate)
-        )
-    else:
-        run = await run_go(
-            binary, args, lambda: create_all(fl, resource, bodies, CREATE_CONCURRENCY)
-        )
+    run = await run_go(
+        binary,
+        "the Go reference controller",
+        args,
+        lambda: create_load(fl, resource, bodies, steady_rate=steady_rate),
+    )
     if run.code != 0 or run.result["written"] != count:
         raise RuntimeError(f"the Go reference controller failed (exit {run.code}): {run.result}")
     rate = count / (float(run.result["last_write_unix"]) - run.started)
@@ -88,11 +85,11 @@ def _write_ca(pool: capool.CAPool, work: Path) -> Path:
     """The pool's signing CA as the Go program reads it: the certificate, then a PKCS#8 key."""
     ca = pool.signing_ca
     path = work / "go-controller-ca.pem"
+    path.touch(mode=0o600)  # the key is never readable by others, not even for a moment
     key = ca.signing_key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
     path.write_bytes(ca.issuer_cert.public_bytes(serialization.Encoding.PEM) + key)
-    path.chmod(0o600)
     return path

@@ -44,7 +44,7 @@ from typing import Any
 
 from goceiling import forced_closes, go_ceiling, terminated_watchers
 from gocontroller import NOT_MEASURED, GoController, go_controller
-from pcrload import Fleet, bodies_for, ceiling, create_all, create_paced, watch_issued
+from pcrload import Fleet, bodies_for, ceiling, create_load, watch_issued
 
 from meshtool.clock import SystemClock
 from meshtool.kube import resources
@@ -174,10 +174,7 @@ async def report(
     watcher = asyncio.create_task(watch_issued(fl.admin, resource, SIGNER, len(bodies)))
     await asyncio.sleep(0.5)  # let the watch open before the first create
     started = time.monotonic()
-    if args.steady_rate:
-        created = await create_paced(fl, resource, bodies, rate=args.steady_rate)
-    else:
-        created = await create_all(fl, resource, bodies, concurrency=64)
+    created = await create_load(fl, resource, bodies, steady_rate=args.steady_rate)
     create_rate = len(bodies) / (max(t for t, _ in created.values()) - started)
     issued = await asyncio.wait_for(watcher, timeout=1800)
     cpu = controller.cpu_seconds() - cpu0

@@ -29,6 +29,7 @@ __all__ = [
     "bodies_for",
     "ceiling",
     "create_all",
+    "create_load",
     "create_paced",
     "issued_status",
     "watch_issued",
@@ -58,6 +59,20 @@ async def watch_issued(
             if len(seen) >= count:
                 break
     return seen
+
+
+KUBELET_CONCURRENCY = 64
+"""How many creates the simulated kubelets have in flight in a burst, in every run."""
+
+
+async def create_load(
+    fl: Fleet, resource: resources.Resource, bodies: list[JSON], *, steady_rate: float = 0.0
+) -> dict[str, tuple[float, JSON]]:
+    """The kubelets' creates as every run of the benchmark makes them: a burst at
+    `KUBELET_CONCURRENCY`, or paced at `steady_rate` per second when that is set."""
+    if steady_rate:
+        return await create_paced(fl, resource, bodies, rate=steady_rate)
+    return await create_all(fl, resource, bodies, KUBELET_CONCURRENCY)
 
 
 async def create_paced(
@@ -95,7 +110,7 @@ async def ceiling(
 ) -> float:
     resource = resources.pod_certificate_requests(version)
     targets = await fl.pods("ceiling", count, CEILING_SIGNER)
-    created = await create_all(fl, resource, bodies_for(targets, CEILING_SIGNER, version, form), 64)
+    created = await create_load(fl, resource, bodies_for(targets, CEILING_SIGNER, version, form))
     clock = SystemClock()
     updates = [_precomputed(obj, pool, clock) for _, obj in created.values()]
     gate = asyncio.Semaphore(concurrency)

@@ -199,12 +199,11 @@ def _times(status: Mapping[str, object], problems: list[str]) -> dict[str, dt.da
 
 def _as_written(decision: Issued) -> dict[str, dt.datetime]:
     """The decision's times as `status_body` writes them: UTC, the fraction dropped."""
-    times = {
-        "notBefore": decision.not_before,
-        "notAfter": decision.not_after,
-        "beginRefreshAt": decision.begin_refresh_at,
+    times = (decision.not_before, decision.not_after, decision.begin_refresh_at)
+    return {
+        name: t.astimezone(dt.UTC).replace(microsecond=0)
+        for name, t in zip(_TIME_FIELDS, times, strict=True)
     }
-    return {name: t.astimezone(dt.UTC).replace(microsecond=0) for name, t in times.items()}
 
 
 def _leaf_time_problems(leaf: x509.Certificate, times: Mapping[str, dt.datetime]) -> list[str]:

@@ -1,7 +1,7 @@
 """A leaf certificate written straight to DER, then signed: the issuance hot path's encoder.
 
 Why: `cryptography`'s `CertificateBuilder` spends about half of a leaf's cost in reading its
-Python extension objects back and encoding them, every time (docs/decisions/0009 has the
+Python extension objects back and encoding them, every time (docs/decisions/0010 has the
 figures). Our leaves have one fixed shape, so this module writes that shape directly and asks
 the CA key only for the signature:
 
@@ -24,6 +24,7 @@ Invariants:
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -39,12 +40,14 @@ _UTC_TIME, _GENERALIZED_TIME = 0x17, 0x18
 _VERSION_3 = b"\xa0\x03\x02\x01\x02"
 _EMPTY_NAME = b"\x30\x00"
 _CRITICAL = b"\x01\x01\xff"
-_ECDSA_OIDS = {"sha256": "1.2.840.10045.4.3.2", "sha384": "1.2.840.10045.4.3.3"}
-_ECDSA_OIDS["sha512"] = "1.2.840.10045.4.3.4"
+_ECDSA_OIDS = {
+    "sha256": "1.2.840.10045.4.3.2",
+    "sha384": "1.2.840.10045.4.3.3",
+    "sha512": "1.2.840.10045.4.3.4",
+}
 _RSA_SHA256 = "1.2.840.113549.1.1.11"
 _ED25519 = "1.3.101.112"
 _NULL = b"\x05\x00"
-_SKI_OID = b"\x06\x03\x55\x1d\x0e"
 
 
 def tlv(tag: int, content: bytes) -> bytes:
@@ -56,8 +59,10 @@ def tlv(tag: int, content: bytes) -> bytes:
     return bytes((tag, 0x80 | len(length))) + length + content
 
 
+@functools.lru_cache(maxsize=128)
 def oid(dotted: str) -> bytes:
-    """The DER OBJECT IDENTIFIER for a dotted string."""
+    """The DER OBJECT IDENTIFIER for a dotted string (remembered: a leaf's extensions name the
+    same few OIDs every time)."""
     arcs = [int(arc) for arc in dotted.split(".")]
     body = bytearray(_base128(40 * arcs[0] + arcs[1]))
     for arc in arcs[2:]:
@@ -172,7 +177,8 @@ def subject_key_identifier_extension(public_key_info: bytes) -> bytes:
     algorithm = _content(public_key_info, 0)
     bits = _content(public_key_info, _end(public_key_info, algorithm))
     digest = hashlib.sha1(public_key_info[bits + 1 :]).digest()
-    return tlv(_SEQUENCE, _SKI_OID + tlv(_OCTET_STRING, tlv(_OCTET_STRING, digest)))
+    ski = oid(x509.SubjectKeyIdentifier.oid.dotted_string)
+    return tlv(_SEQUENCE, ski + tlv(_OCTET_STRING, tlv(_OCTET_STRING, digest)))
 
 
 def _content(der: bytes, at: int) -> int:

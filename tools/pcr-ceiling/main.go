@@ -27,6 +27,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 )
 
@@ -67,12 +68,10 @@ func run(kubeconfig, namespace, signer, version, statusesPath string, concurrenc
 	if err != nil {
 		return err
 	}
-	config, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	config, err := unthrottled(kubeconfig)
 	if err != nil {
 		return err
 	}
-	config.QPS = -1 // no client-side rate limit
-	config.Burst = -1
 	if http1 {
 		config.TLSClientConfig.NextProtos = []string{"http/1.1"}
 	}
@@ -106,13 +105,22 @@ func run(kubeconfig, namespace, signer, version, statusesPath string, concurrenc
 }
 
 func sign(kubeconfig, namespace, signer, caPath string, workers, expect int, timeout time.Duration) error {
-	config, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	config, err := unthrottled(kubeconfig)
 	if err != nil {
 		return err
 	}
+	return runSigner(config, namespace, signer, caPath, workers, expect, timeout)
+}
+
+// unthrottled is the kubeconfig's client configuration with client-go's rate limit lifted.
+func unthrottled(kubeconfig string) (*rest.Config, error) {
+	config, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		return nil, err
+	}
 	config.QPS = -1 // no client-side rate limit
 	config.Burst = -1
-	return runSigner(config, namespace, signer, caPath, workers, expect, timeout)
+	return config, nil
 }
 
 func readStatuses(path string) (map[string]map[string]interface{}, error) {
