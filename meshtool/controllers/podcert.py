@@ -144,11 +144,13 @@ class PodCertReconciler:
         return decisions.Denied(decisions.IDENTITY_MISMATCH, f"{problem} (for over {grace:.0f}s)")
 
     async def _hold(self, request: status.Target, decision: decisions.NotYet) -> Result:
+        # Register the wake-ups before anything awaits: a change arriving while the warning is
+        # posted must find this request waiting, or it waits for its retry instead.
+        self.wakeups.wait(request.key, decision.wake_on)
         self._metrics.held.labels(signer=request.signer_name, reason=decision.reason).inc()
         if request.key not in self._memory.warned:
             self._memory.warned.add(request.key)
             await self._writer.warn(request, decision.reason, decision.message)
-        self.wakeups.wait(request.key, decision.wake_on)
         return Result(requeue_after=decision.retry_after or self._timing.not_yet_retry)
 
     def forget(self, key: str) -> None:

@@ -214,6 +214,20 @@ async def test_held_request_warns_once_and_waits_for_what_its_signer_named():
     assert reconciler.wakeups.waiting_on(decisions.service("ns", "web")) == []
 
 
+async def test_a_held_request_is_waiting_before_its_warning_is_posted():
+    wake_on = (decisions.service("ns", "web"),)
+    wait = decisions.NotYet(decisions.NO_MATCHING_SERVICE, "no Service yet", 300.0, wake_on)
+    reconciler, _signer, writer, *_ = make(cached(), decision=wait)
+    seen_while_warning: list[list[str]] = []
+
+    async def warn(item, reason, message):
+        seen_while_warning.append(reconciler.wakeups.waiting_on(wake_on[0]))
+
+    writer.warn = warn
+    assert await reconciler.reconcile("ns/req-1") == Result(requeue_after=300.0)
+    assert seen_while_warning == [["ns/req-1"]]
+
+
 async def test_a_held_request_that_is_answered_stops_waiting():
     wake_on = (decisions.service("ns", "web"),)
     wait = decisions.NotYet(decisions.NO_MATCHING_SERVICE, "no Service yet", 300.0, wake_on)
