@@ -36,6 +36,8 @@ class GoController:
     rate: float
     """Requests issued per second, from the first create to its last write."""
     cpu_ms_per_pcr: float
+    terminated_watches: float = math.nan
+    """PCR watches the apiserver terminated during its run (any watcher's, as for ours)."""
 
 
 NOT_MEASURED = GoController(math.nan, math.nan)

@@ -15,7 +15,8 @@ P-256 key. The controller runs as a separate process. It measures:
   controller's run; the ratio is against it. The Python writer of the same statuses (the
   controller's HTTP stack) stays as a second figure;
 - watches the apiserver terminated for not keeping up (`apiserver_terminated_watchers_total`
-  for podcertificaterequests, read before and after the controller's run).
+  for podcertificaterequests, read before and after the controller's run, and the same for the
+  Go reference's run, so a termination can be told from the apiserver's own limits).
 
 `--skip-ceilings` leaves the two ceiling runs and the reference controller out (a 50,000-pod
 memory run then does not create four times the objects; the ratios print as `nan`). `--steady-
@@ -38,7 +39,7 @@ import shutil
 import statistics
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -115,9 +116,12 @@ async def measure(
         log(f"ceiling: the Python writer, {args.pods} precomputed statuses")
         py_rate = await ceiling(fl, version, form, args.pods, args.workers, pool)
         log(f"reference: the Go client-go controller signing {args.pods} requests")
+        before = await terminated_watchers(cp, "podcertificaterequests")
         reference = await go_controller(
             fl, cp.kubeconfig, version, form, args.pods, args.workers, pool, work, args.steady_rate
         )
+        after = await terminated_watchers(cp, "podcertificaterequests")
+        reference = replace(reference, terminated_watches=after - before)
         ceilings = Ceilings(go_rate, py_rate, reference)
     log(f"creating {args.pods} pods on {args.nodes} nodes")
     targets = await fl.pods("pod", args.pods, SIGNER)
@@ -210,6 +214,7 @@ async def report(
         ("ratio (to the Python ceiling)", f"{rate / ceilings.python:.2f}"),
         ("Go reference controller", f"{go.rate:.0f} PCR/s, {go.cpu_ms_per_pcr:.2f} ms/PCR CPU"),
         ("CPU (to the Go controller's)", f"{cpu_ms / go.cpu_ms_per_pcr:.2f}"),
+        ("terminated PCR watches (Go ref.)", f"{go.terminated_watches:.0f}"),
         ("terminated PCR watches", f"{terminated:.0f}"),
         (
             "  of which (apiserver log)",
