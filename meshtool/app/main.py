@@ -38,8 +38,7 @@ import signal
 from typing import Any
 
 from meshtool.api import pcr, types
-from meshtool.app import bundleservice, components, federated, metricsauth, wiring
-from meshtool.app.health import HealthServer
+from meshtool.app import bundleservice, components, federated, selfreport, wiring
 from meshtool.app.settings import ControllerSettings
 from meshtool.app.startup import StartupError as StartupError
 from meshtool.app.startup import cluster_issuer, connect, discover
@@ -52,9 +51,6 @@ from meshtool.runtime import controller, trigger, workqueue
 from meshtool.sharding import membership
 
 log = logging.getLogger("meshtool.app")
-API_PROBE_INTERVAL = 5.0
-API_PROBE_TIMEOUT = 5.0
-"""How often, and how patiently, /readyz checks that kube-apiserver answers."""
 
 
 async def run(settings: ControllerSettings, *, clock: Clock | None = None) -> None:
@@ -77,7 +73,7 @@ def stop_on_signals(task: asyncio.Task[Any] | None) -> None:
             loop.add_signal_handler(sig, lambda: task.cancel() if task else None)
 
 
-class Controller(wiring.EventWiring):
+class Controller(wiring.EventWiring, selfreport.SelfReport):
     def __init__(self, settings: ControllerSettings, client: KubeClient, clock: Clock) -> None:
         self.settings, self.client, self.clock = settings, client, clock
         self.queue: workqueue.WorkQueue[str] = workqueue.WorkQueue()
@@ -276,42 +272,3 @@ class Controller(wiring.EventWiring):
                 ).inc(),
             )
         )
-
-    async def _probe_api(self) -> None:
-        # Its own short timeout: a black-holed apiserver must turn /readyz red in seconds, not
-        # after the 30 s request timeout of the pool.
-        while True:
-            self.api_ok = await self.client.healthy(timeout=API_PROBE_TIMEOUT)
-            await self.clock.sleep(API_PROBE_INTERVAL)
-
-    def readiness(self) -> list[str]:
-        problems = [] if self.api_ok else ["kube-apiserver is not reachable"]
-        if not self.view.synced or not self.informers.bundles.has_synced:
-            problems.append("informer caches are not synced yet")
-        for setup in self.setups:
-            if not setup.watcher.healthy:
-                problems.append(f"CA pool for {setup.signer.signer_name}: {setup.watcher.error}")
-        endpoint = self.bundle_service.problem() if self.bundle_service is not None else None
-        problems += [endpoint] if endpoint else []
-        return problems + (self.federation.readiness() if self.federation else [])
-
-    def _health(self) -> HealthServer | None:
-        m = self.metrics
-        m.queue_depth.set_function(lambda: len(self.queue))
-        m.live_replicas.set_function(lambda: len(self.membership.current))
-        m.pending.set_function(lambda: len(self._pending()))
-        m.oldest_pending.set_function(self._oldest_pending_age)
-        m.watch_readiness(self.readiness)
-        m.count_tasks(asyncio.get_running_loop())
-        address = self.settings.health_address
-        if not address:
-            return None
-        auth = None
-        if self.settings.metrics_auth == "kubernetes":
-            auth = metricsauth.MetricsAuth(self.client, self.clock)
-        reports = self.bundle_service.report if self.bundle_service is not None else list
-        return HealthServer(address, self.readiness, m.registry, auth=auth, reports=reports)
-
-    def _oldest_pending_age(self) -> float:
-        created = [e.created_at for e in self._pending() if e.created_at is not None]
-        return (self.clock.now() - min(created)).total_seconds() if created else 0.0

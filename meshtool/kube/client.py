@@ -14,8 +14,8 @@ Invariants:
   every failure without an answer becomes `errors.TransportError` chained with `from`, its
   message naming the server and the cause (`meshtool.kube.unreachable`);
 - writes carry `fieldManager=meshtool`; request bodies are never logged;
-- `watch` yields events until the server ends the stream and never restarts by itself: an
-  expired resourceVersion raises `errors.Gone` so the caller (the informer) relists.
+- lists and watches (`kube.listwatch`, the collection reads this class inherits) go through
+  the same `_request` and `_stream`, so the limiter and error mapping above hold for them too.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ import msgspec
 
 from meshtool import pacing
 from meshtool.clock import SystemClock
-from meshtool.kube import codec, config, errors, http1, transports
+from meshtool.kube import codec, config, errors, http1, listwatch, transports
 from meshtool.kube.authheader import AuthHeader
 from meshtool.kube.codec import ListResult as ListResult
 from meshtool.kube.codec import WatchEvent as WatchEvent
@@ -54,7 +54,7 @@ DEFAULT_BURST = 100
 log = logging.getLogger(__name__)
 
 
-class KubeClient:
+class KubeClient(listwatch.ListWatchVerbs):
     def __init__(
         self,
         http: httpx2.AsyncClient,
@@ -133,74 +133,6 @@ class KubeClient:
     async def get_path(self, path: str) -> JSON:
         """GET any JSON path, e.g. "/version" or "/apis"."""
         return await self._request("GET", path)
-
-    async def list(
-        self,
-        resource: Resource,
-        *,
-        namespace: str | None = None,
-        label_selector: str | None = None,
-        field_selector: str | None = None,
-        limit: int = 500,
-    ) -> ListResult:
-        """All pages of a list; items get the `apiVersion`/`kind` the server leaves out."""
-        items: builtins.list[JSON] = []
-        resource_version = ""
-        async for page in self.list_pages(
-            resource,
-            namespace=namespace,
-            label_selector=label_selector,
-            field_selector=field_selector,
-            limit=limit,
-        ):
-            items.extend(page.items)
-            resource_version = page.resource_version
-        return ListResult(items, resource_version)
-
-    async def list_pages(
-        self,
-        resource: Resource,
-        *,
-        namespace: str | None = None,
-        label_selector: str | None = None,
-        field_selector: str | None = None,
-        limit: int = 500,
-    ) -> AsyncIterator[ListResult]:
-        """A list page by page (each with the list's resourceVersion, that of the first page),
-        so a caller can keep what it needs of each page and drop the rest before the next."""
-        params = _selectors(label_selector, field_selector) | {"limit": str(limit)}
-        resource_version = ""
-        while True:
-            page = await self._request("GET", resource.path(namespace), params=params)
-            meta = page.get("metadata") or {}
-            resource_version = resource_version or str(meta.get("resourceVersion", ""))
-            items = codec.with_kind(page.get("items") or [], resource, page.get("kind", ""))
-            yield ListResult(items, resource_version)
-            if not meta.get("continue"):
-                return
-            params["continue"] = str(meta["continue"])
-
-    async def watch(
-        self,
-        resource: Resource,
-        *,
-        resource_version: str,
-        namespace: str | None = None,
-        label_selector: str | None = None,
-        field_selector: str | None = None,
-        timeout_seconds: int = 300,
-    ) -> AsyncIterator[WatchEvent]:
-        params = _selectors(label_selector, field_selector) | {
-            "watch": "1",
-            "allowWatchBookmarks": "true",
-            "resourceVersion": resource_version,
-            "timeoutSeconds": str(timeout_seconds),
-        }
-        what = f"WATCH {resource.path(namespace)}"
-        async with self._stream(resource.path(namespace), params, what) as lines:
-            async for line in lines:
-                if line:
-                    yield codec.watch_event(line, what)
 
     async def create(
         self,
@@ -281,7 +213,7 @@ class KubeClient:
         self, resource: Resource, *, namespace: str | None = None, label_selector: str
     ) -> None:
         """Delete every object matching `label_selector` in one request (the server iterates)."""
-        params = _selectors(label_selector, None)
+        params = listwatch.selectors(label_selector, None)
         await self._request("DELETE", resource.path(namespace), body=DELETE_OPTIONS, params=params)
 
     async def served_resources(self, group_version: str) -> set[str] | None:
@@ -342,12 +274,3 @@ class KubeClient:
         await self._throttle()
         async with self._transport.stream(path, params, what) as lines:
             yield lines
-
-
-def _selectors(label_selector: str | None, field_selector: str | None) -> dict[str, str]:
-    params = {}
-    if label_selector:
-        params["labelSelector"] = label_selector
-    if field_selector:
-        params["fieldSelector"] = field_selector
-    return params
