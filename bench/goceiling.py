@@ -77,6 +77,7 @@ async def go_ceiling(
     run = await run_go(binary, "pcr-ceiling", args, lambda: create_load(fl, resource, bodies))
     if run.code != 0 or run.result["written"] != count or run.result["errors"]:
         raise RuntimeError(f"pcr-ceiling failed (exit {run.code}): {run.result}")
+    await fl.remove("goceil", GO_SIGNER, resource)
     return count / (float(run.result["last_write_unix"]) - run.started)
 
 

@@ -80,6 +80,7 @@ async def go_controller(
     if run.code != 0 or run.result["written"] != count:
         raise RuntimeError(f"the Go reference controller failed (exit {run.code}): {run.result}")
     rate = count / (float(run.result["last_write_unix"]) - run.started)
+    await fl.remove("goctl", GO_SIGNER, resource)
     return GoController(rate, float(run.result["cpu_seconds"]) / count * 1000)
 
 

@@ -122,7 +122,9 @@ async def ceiling(
 
     started = time.monotonic()
     await asyncio.gather(*(put(u) for u in updates))
-    return count / (time.monotonic() - started)
+    rate = count / (time.monotonic() - started)
+    await fl.remove("ceiling", CEILING_SIGNER, resource)
+    return rate
 
 
 def _precomputed(obj: JSON, pool: capool.CAPool, clock: SystemClock) -> JSON:

@@ -12,6 +12,7 @@ names for that: `named`). The benchmark (`bench/pcrload.py`) and the fault suite
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from typing import Any
 
@@ -23,6 +24,8 @@ from meshtool.testing.controlplane import ControlPlane
 
 NAMESPACE = "bench"
 SA = "workload"
+BURST_LABEL = "meshtool-burst"
+"""On each pod `Fleet.pods` makes: the prefix it was made with, so `remove` finds them."""
 OUTAGE_RETRY = 0.5
 JSON = dict[str, Any]
 
@@ -58,6 +61,7 @@ class Fleet:
                 node=self.node_names[i % len(self.node_names)],
                 service_account=SA,
                 sources=[fleet.pod_certificate_source(signer)],
+                labels={BURST_LABEL: prefix},
             )
             for i in range(count)
         ]
@@ -65,6 +69,30 @@ class Fleet:
             (fleet.ensure(self.admin, resources.PODS, b) for b in bodies), limit=48
         )
         return [self._target(pod) for pod in created]
+
+    async def remove(self, prefix: str, signer: str, pcrs: resources.Resource) -> None:
+        """Delete the pods made with `prefix` (at once: no kubelet confirms them) and the
+        requests of `signer`, so the next burst meets the apiserver with the objects this one
+        met, not with every earlier burst's too."""
+        requests = await self.admin.list(
+            pcrs, field_selector=f"spec.signerName={signer}", namespace=self.namespace
+        )
+        pods = await self.admin.list(
+            resources.PODS, label_selector=f"{BURST_LABEL}={prefix}", namespace=self.namespace
+        )
+        deletes = [self._delete(pcrs, obj) for obj in requests.items]
+        deletes += [self._delete(resources.PODS, obj, grace=0) for obj in pods.items]
+        await fleet.gather_limited(deletes, limit=48)
+
+    async def _delete(
+        self, resource: resources.Resource, obj: JSON, grace: int | None = None
+    ) -> JSON:
+        with contextlib.suppress(errors.NotFound):
+            name = obj["metadata"]["name"]
+            await self.admin.delete(
+                resource, name, namespace=self.namespace, grace_period_seconds=grace
+            )
+        return {}
 
     def _target(self, pod: JSON) -> pcrforms.PodTarget:
         node = pod["spec"]["nodeName"]

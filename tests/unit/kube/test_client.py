@@ -12,6 +12,7 @@ from meshtool.kube import errors, resources
 from meshtool.kube.client import KubeClient
 
 CONFIGMAPS = resources.Resource("", "v1", "configmaps", True)
+PODS = resources.PODS
 Handler = Callable[[httpx2.Request], httpx2.Response]
 
 
@@ -118,6 +119,21 @@ async def test_delete_sends_uid_precondition() -> None:
 
     await client(handler).delete(CONFIGMAPS, "x", namespace="ns", uid="u1")
     assert bodies == [{"apiVersion": "v1", "kind": "DeleteOptions", "preconditions": {"uid": "u1"}}]
+
+
+async def test_delete_sends_a_grace_period_only_when_given() -> None:
+    bodies: list[object] = []
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        bodies.append(json.loads(request.content))
+        return httpx2.Response(200, json={"kind": "Status"})
+
+    await client(handler).delete(PODS, "p", namespace="ns", grace_period_seconds=0)
+    await client(handler).delete(PODS, "p", namespace="ns")
+    assert bodies == [
+        {"apiVersion": "v1", "kind": "DeleteOptions", "gracePeriodSeconds": 0},
+        {"apiVersion": "v1", "kind": "DeleteOptions"},
+    ]
 
 
 async def test_served_resources_and_health() -> None:
