@@ -26,7 +26,7 @@ import asyncio
 import tempfile
 from pathlib import Path
 
-from goceiling import terminated_watchers
+from goceiling import forced_close_lines, terminated_watchers
 from gocontroller import go_controller
 from pcrload import Fleet
 
@@ -54,9 +54,8 @@ async def one_run(pods: int, work: Path) -> float:
             await fl.aclose()
             await admin.aclose()
         print(f"run: {ref.rate:.0f} PCR/s, {ref.cpu_ms_per_pcr:.2f} ms/PCR, {terminated:.0f} cut")
-        for line in (cp.workdir / "kube-apiserver.log").read_text(errors="replace").splitlines():
-            if "watcher close due to unresponsiveness" in line:
-                print("  " + line.partition("] ")[2])
+        for line in forced_close_lines(cp, RESOURCE):
+            print("  " + line.partition("] ")[2])
         return terminated
 
 

@@ -124,11 +124,21 @@ def forced_closes(cp: ControlPlane, resource: str) -> dict[str, int]:
     selector: meshtool's informer), "benchmark" (one namespace: this script's Issued watch) or
     "other" (e.g. the apiserver's own unfiltered informer on its loopback client)."""
     counts = {"controller": 0, "benchmark": 0, "other": 0}
-    log = cp.workdir / "kube-apiserver.log"
-    for line in log.read_text(errors="replace").splitlines() if log.exists() else ():
-        if "watcher close due to unresponsiveness" in line and f'key: "/{resource}/' in line:
-            counts[_whose(line, resource)] += 1
+    for line in forced_close_lines(cp, resource):
+        counts[_whose(line, resource)] += 1
     return counts
+
+
+def forced_close_lines(cp: ControlPlane, resource: str) -> list[str]:
+    """kube-apiserver's "Forcing ... watcher close due to unresponsiveness" log lines so far
+    for watches of `resource`, as logged."""
+    log = cp.workdir / "kube-apiserver.log"
+    lines = log.read_text(errors="replace").splitlines() if log.exists() else []
+    return [
+        line
+        for line in lines
+        if "watcher close due to unresponsiveness" in line and f'key: "/{resource}/' in line
+    ]
 
 
 def _whose(line: str, resource: str) -> str:

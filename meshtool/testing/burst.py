@@ -86,13 +86,12 @@ class Fleet:
 
     async def _delete(
         self, resource: resources.Resource, obj: JSON, grace: int | None = None
-    ) -> JSON:
+    ) -> None:
         with contextlib.suppress(errors.NotFound):
             name = obj["metadata"]["name"]
             await self.admin.delete(
                 resource, name, namespace=self.namespace, grace_period_seconds=grace
             )
-        return {}
 
     def _target(self, pod: JSON) -> pcrforms.PodTarget:
         node = pod["spec"]["nodeName"]

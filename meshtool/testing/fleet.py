@@ -12,12 +12,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Iterable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from meshtool.kube import errors, resources
 from meshtool.kube.client import KubeClient
 
 JSON = dict[str, Any]
+T = TypeVar("T")
 
 
 def namespace_body(name: str) -> JSON:
@@ -100,10 +101,10 @@ async def ensure(client: KubeClient, resource: resources.Resource, body: JSON) -
         return await client.get(resource, body["metadata"]["name"], namespace=namespace)
 
 
-async def gather_limited(jobs: Iterable[Awaitable[JSON]], limit: int = 32) -> list[JSON]:
+async def gather_limited(jobs: Iterable[Awaitable[T]], limit: int = 32) -> list[T]:
     gate = asyncio.Semaphore(limit)
 
-    async def run(job: Awaitable[JSON]) -> JSON:
+    async def run(job: Awaitable[T]) -> T:
         async with gate:
             return await job
 
