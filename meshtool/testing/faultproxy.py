@@ -12,6 +12,12 @@ ones the fault suite uses. `fault(name)` is a context manager that adds a set an
 exit (toxiproxy's `/reset`, so a failure halfway leaves nothing behind). TCP cannot lose
 bytes, so "lossy" here means what a lossy path does to a TCP client: uneven stalls, segments
 cut small, and some connections dropped outright.
+
+Removing toxics can wedge toxiproxy v2.5's control API for good (Shopify/toxiproxy#558: a toxic
+blocked sending to a link whose destination died holds the collection's lock): its own
+25 s handler timeout answers 503 to every later call. `reset` then restarts the server on the
+same two ports, which closes every proxied connection (what the "reset" fault does), so the
+next case meets a clean proxy at the same URL; `restarts` counts these for the suite's report.
 """
 
 from __future__ import annotations
@@ -31,6 +37,18 @@ from meshtool.testing import binaries, processes
 PROXY = "apiserver"
 API_TIMEOUT = 60.0
 """Changing toxics interrupts every link of the proxy: slow when many connections crawl."""
+WEDGED = 503
+"""What toxiproxy's own handler timeout answers while a toxic removal holds its lock."""
+
+
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+"""Loopback only: an HTTP proxy named in the environment must never see these calls."""
+
+
+class ProxyApiError(RuntimeError):
+    def __init__(self, method: str, path: str, code: int, detail: str) -> None:
+        super().__init__(f"toxiproxy {method} {path}: {code} {detail}")
+        self.code = code
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +96,8 @@ class FaultProxy:
         self.upstream, self.workdir = upstream, workdir
         self.api_port, self.port = processes.free_port(), processes.free_port()
         self.child: processes.Child | None = None
+        self.api_timeout = API_TIMEOUT
+        self.restarts = 0
 
     @property
     def url(self) -> str:
@@ -119,8 +139,22 @@ class FaultProxy:
             self.reset()
 
     def reset(self) -> None:
-        """Remove every toxic (toxiproxy's own /reset)."""
-        self._call("POST", "/reset")
+        """Remove every toxic (toxiproxy's own /reset); restart a wedged server instead."""
+        try:
+            self._call("POST", "/reset")
+        except ProxyApiError as exc:
+            if exc.code != WEDGED:
+                raise
+            self.restart(str(exc))
+        except TimeoutError as exc:
+            self.restart(f"toxiproxy POST /reset: no answer in {self.api_timeout:.0f}s ({exc})")
+
+    def restart(self, why: str) -> None:
+        """Stop the server and start a fresh one, without toxics, on the same two ports."""
+        print(f"fault-proxy: restarting toxiproxy, its control API is wedged: {why}")
+        self.stop()
+        self.restarts += 1
+        self.start()
 
     def _answers(self) -> bool:
         try:
@@ -136,11 +170,11 @@ class FaultProxy:
         )
         request.add_header("Content-Type", "application/json")
         try:
-            with urllib.request.urlopen(request, timeout=API_TIMEOUT) as response:
+            with _DIRECT.open(request, timeout=self.api_timeout) as response:
                 raw = response.read()
         except urllib.error.HTTPError as exc:
             detail = exc.read().decode(errors="replace").strip()
-            raise RuntimeError(f"toxiproxy {method} {path}: {exc.code} {detail}") from exc
+            raise ProxyApiError(method, path, exc.code, detail) from exc
         if not raw or path in ("/version", "/reset"):
             return None
         return json.loads(raw)

@@ -92,6 +92,7 @@ def fault_proxy(
             raise
         pytest.skip(f"the fault proxy needs Go to build toxiproxy: {exc}")
     yield proxy
+    print(f"\nfault-suite: toxiproxy restarted {proxy.restarts} time(s) for a wedged control API")
     proxy.stop()
 
 
@@ -117,6 +118,7 @@ async def bed(
     fault_targets: list[pcrforms.PodTarget],
     tmp_path: Path,
 ) -> AsyncIterator[Bed]:
+    fault_proxy.reset()  # first: a failure here must leave no client open
     pool = tmp_path / "spiffe-pool.json"
     pool.write_bytes(capool.dump(capool.new_pool(ca_id="1", name=SIGNER, clock=SystemClock())))
     admin = fault_plane.client(qps=None)
@@ -125,7 +127,6 @@ async def bed(
     version = (await nodeapi.served_versions(admin, "podcertificaterequests"))[0]
     form = pcrforms.default_form(version, await nodeapi.server_minor(admin))
     app = f"faults-{secrets.token_hex(2)}"
-    fault_proxy.reset()
     the_bed = Bed(
         fault_plane, fault_proxy, admin, fl, fault_targets, pool, tmp_path, version, form, app
     )
