@@ -4,11 +4,13 @@ forwards again; an error that is not a wedge still raises."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import socketserver
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -55,17 +57,35 @@ def _round_trip(port: int) -> bytes:
         return conn.recv(16)
 
 
+def _thread_states(pid: int) -> str:
+    """The kernel's state letter of each of the process's threads ("T": stopped)."""
+    states = []
+    for stat in Path(f"/proc/{pid}/task").glob("*/stat"):
+        with contextlib.suppress(OSError):  # a thread that just exited
+            states.append(stat.read_text().rpartition(")")[2].split()[0])
+    return "".join(sorted(states))
+
+
+def _stop(pid: int) -> None:
+    """SIGSTOP the group and wait (bounded) until the kernel shows every thread stopped."""
+    os.killpg(pid, signal.SIGSTOP)
+    deadline = time.monotonic() + 5
+    while set(_thread_states(pid)) - {"T", "t"}:
+        assert time.monotonic() < deadline, f"pid {pid} not stopped: {_thread_states(pid)}"
+        time.sleep(0.05)
+
+
 def test_a_wedged_control_api_gets_a_fresh_server_on_the_same_ports(proxy: FaultProxy):
     ports = (proxy.api_port, proxy.port)
     proxy.add("slow", Toxic("latency", attributes={"latency": 10}))
     assert proxy.child is not None
     old_pid = proxy.child.pid
     proxy.api_timeout = 2.0
-    os.killpg(old_pid, signal.SIGSTOP)  # the control API no longer answers, like the lock wedge
+    _stop(old_pid)  # the control API no longer answers, like the lock wedge
 
     proxy.reset()
 
-    assert proxy.restarts == 1
+    assert proxy.restarts == 1, f"reset answered; threads of {old_pid}: {_thread_states(old_pid)}"
     assert proxy.child.pid != old_pid and (proxy.api_port, proxy.port) == ports
     assert proxy.toxics() == []
     assert _round_trip(proxy.port) == b"ping"
