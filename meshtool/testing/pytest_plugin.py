@@ -13,6 +13,8 @@ Fixtures:
   namespace controller it stays Terminating);
 - `kubectl`: runs the real kubectl against the control plane (`meshtool.testing.kubectl`).
 
+`running_fault_proxy` starts a toxiproxy (`meshtool.testing.faultproxy`) under the same rule.
+
 When the binaries cannot be had because Go is missing, the tests skip, except with `CI=true`,
 where every failure to build or start is an error. At session end all control planes stop
 and the session fails if `ps` still shows a process from one of their process groups.
@@ -37,6 +39,7 @@ from meshtool.kube.client import KubeClient
 from meshtool.testing import fuzzing, processes
 from meshtool.testing.binaries import BinariesUnavailable
 from meshtool.testing.controlplane import ControlPlane
+from meshtool.testing.faultproxy import FaultProxy
 from meshtool.testing.kubectl import Kubectl
 
 ENV_VERSIONS = "MESHTOOL_K8S_VERSIONS"
@@ -55,6 +58,23 @@ def k8s_versions() -> list[str]:
 
 def in_ci() -> bool:
     return os.environ.get("CI", "").lower() == "true"
+
+
+@contextlib.contextmanager
+def running_fault_proxy(upstream: str, workdir: Path) -> Iterator[FaultProxy]:
+    """A started toxiproxy in front of `upstream`, stopped on exit; skips without Go (raises
+    in CI, like the control planes)."""
+    proxy = FaultProxy(upstream, workdir)
+    try:
+        proxy.start()
+    except BinariesUnavailable as exc:
+        if in_ci():
+            raise
+        pytest.skip(f"the fault proxy needs Go to build toxiproxy: {exc}")
+    try:
+        yield proxy
+    finally:
+        proxy.stop()
 
 
 def _run(coro: Coroutine[Any, Any, None]) -> None:

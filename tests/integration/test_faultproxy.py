@@ -16,9 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from meshtool.testing.binaries import BinariesUnavailable
 from meshtool.testing.faultproxy import FaultProxy, ProxyApiError, Toxic
-from meshtool.testing.pytest_plugin import in_ci
+from meshtool.testing.pytest_plugin import running_fault_proxy
 
 
 class _Echo(socketserver.BaseRequestHandler):
@@ -40,15 +39,8 @@ def echo() -> Iterator[str]:
 
 @pytest.fixture
 def proxy(echo: str, tmp_path: Path) -> Iterator[FaultProxy]:
-    the_proxy = FaultProxy(echo, tmp_path)
-    try:
-        the_proxy.start()
-    except BinariesUnavailable as exc:
-        if in_ci():
-            raise
-        pytest.skip(f"the fault proxy needs Go to build toxiproxy: {exc}")
-    yield the_proxy
-    the_proxy.stop()
+    with running_fault_proxy(echo, tmp_path) as the_proxy:
+        yield the_proxy
 
 
 def _round_trip(port: int) -> bytes:

@@ -30,7 +30,7 @@ from meshtool.testing.binaries import BinariesUnavailable
 from meshtool.testing.controlplane import ControlPlane
 from meshtool.testing.faultproxy import FaultProxy
 from meshtool.testing.kubectl import Kubectl
-from meshtool.testing.pytest_plugin import SKIP_HINT, in_ci, k8s_versions
+from meshtool.testing.pytest_plugin import SKIP_HINT, in_ci, k8s_versions, running_fault_proxy
 
 from .faultbed import BURST, CASE_LABEL, NAMESPACE, SIGNER, Bed, table
 
@@ -84,16 +84,12 @@ def fault_plane(
 def fault_proxy(
     fault_plane: ControlPlane, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[FaultProxy]:
-    proxy = FaultProxy(fault_plane.server.removeprefix("https://"), tmp_path_factory.mktemp("tp"))
-    try:
-        proxy.start()
-    except BinariesUnavailable as exc:
-        if in_ci():
-            raise
-        pytest.skip(f"the fault proxy needs Go to build toxiproxy: {exc}")
-    yield proxy
-    print(f"\nfault-suite: toxiproxy restarted {proxy.restarts} time(s) for a wedged control API")
-    proxy.stop()
+    upstream = fault_plane.server.removeprefix("https://")
+    with running_fault_proxy(upstream, tmp_path_factory.mktemp("tp")) as proxy:
+        yield proxy
+        print(
+            f"\nfault-suite: toxiproxy restarted {proxy.restarts} time(s) for a wedged control API"
+        )
 
 
 async def _make_pods(plane: ControlPlane) -> list[pcrforms.PodTarget]:
