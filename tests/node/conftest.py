@@ -140,22 +140,54 @@ def refresh_watch(quickstart: Kubectl) -> RefreshWatch:
     quickstart(*mc, "set", "env", "deployment/meshtool-controller", f"{FRACTION}=0.001")
     quickstart(*mc, "rollout", "status", "deployment/meshtool-controller", "--timeout=300s")
     ns = ("-n", "spiffe-mtls")
+    retired = pod_ips(quickstart, "server")
     quickstart(*ns, "rollout", "restart", "deployment/server", "deployment/client")
     for name in ("server", "client"):
         quickstart(*ns, "rollout", "status", f"deployment/{name}", "--timeout=300s")
-    wait_for("a successful spiffe-mtls request", lambda: ": 200 " in client_log(quickstart))
+    since = settled_since(quickstart, retired)
     server = wait_for("one spiffe-mtls server pod", lambda: live_pod(quickstart, "server"))
-    # The next whole second: --since-time takes seconds, and truncating down would let in a
-    # failed warm-up request from the same second as the first success (No route to host).
-    later = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(seconds=1)
-    since = later.isoformat().replace("+00:00", "Z")
-    time.sleep(max(0.0, (later - dt.datetime.now(dt.UTC)).total_seconds()))
     pcr = next(
         p for p in pcrs(quickstart, *ns) if p["spec"]["podName"] == server["metadata"]["name"]
     )
     serial = leaf_serial(volume_dir(server, SPIFFE_FOLDER) / "credential-bundle.pem")
     begin = pcr["status"]["beginRefreshAt"]
     return RefreshWatch(server, serial, since, time.monotonic(), begin)
+
+
+def settled_since(kubectl: Kubectl, retired: set[str]) -> str:
+    """The first whole second (RFC 3339) from which every client request must succeed: the old
+    server and client pods are gone, kube-proxy no longer sends Service traffic to the old
+    server's IP (a request sent there meets no ARP answer: "No route to host"), and the new
+    client has had a request answered since."""
+    for app in ("server", "client"):
+        wait_for(f"one live spiffe-mtls {app} pod", lambda a=app: live_pod(kubectl, a))
+    wait_for(f"kube-proxy drops the old server {retired}", lambda: not dnat_targets() & retired)
+    mark = next_second()
+    wait_for("a successful request since " + mark, lambda: ": 200 " in client_log(kubectl, mark))
+    return next_second()
+
+
+def next_second() -> str:
+    """The next whole second, once it has begun: --since-time takes seconds, and truncating
+    down would let in what was logged earlier in the same second."""
+    later = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(seconds=1)
+    time.sleep(max(0.0, (later - dt.datetime.now(dt.UTC)).total_seconds()))
+    return later.isoformat().replace("+00:00", "Z")
+
+
+def pod_ips(kubectl: Kubectl, app: str) -> set[str]:
+    pods = kubectl.json("-n", "spiffe-mtls", "get", "pods", "-l", f"app={app}")["items"]
+    return {p["status"]["podIP"] for p in pods if p["status"].get("podIP")}
+
+
+def dnat_targets() -> set[str]:
+    """The IPs kube-proxy's NAT rules send Service traffic to, read with iptables-save."""
+    saved = subprocess.run(
+        ["iptables-save", "-t", "nat"], capture_output=True, text=True, check=True
+    ).stdout
+    words = saved.split()
+    found = (words[i + 1] for i, w in enumerate(words[:-1]) if w == "--to-destination")
+    return {target.rsplit(":", 1)[0] for target in found}
 
 
 POOL = ("--namespace", "mesh-controller", "--name", "spiffe-ca-pool")
