@@ -27,9 +27,10 @@ from dataclasses import dataclass, field
 import pytest
 from cryptography import x509
 
-from meshtool.clock import SystemClock
+from meshtool.clock import SystemClock, format_rfc3339
 from meshtool.pki import capool, pem
 from meshtool.testing.node import cluster
+from meshtool.testing.node.paths import run
 
 if os.environ.get("MESHTOOL_NODE_TEST") != "1":
     collect_ignore_glob = ["test_*.py"]
@@ -172,20 +173,20 @@ def next_second() -> str:
     down would let in what was logged earlier in the same second."""
     later = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(seconds=1)
     time.sleep(max(0.0, (later - dt.datetime.now(dt.UTC)).total_seconds()))
-    return later.isoformat().replace("+00:00", "Z")
+    return format_rfc3339(later)
+
+
+def app_pods(kubectl: Kubectl, app: str) -> list[JSON]:
+    return kubectl.json("-n", "spiffe-mtls", "get", "pods", "-l", f"app={app}")["items"]
 
 
 def pod_ips(kubectl: Kubectl, app: str) -> set[str]:
-    pods = kubectl.json("-n", "spiffe-mtls", "get", "pods", "-l", f"app={app}")["items"]
-    return {p["status"]["podIP"] for p in pods if p["status"].get("podIP")}
+    return {p["status"]["podIP"] for p in app_pods(kubectl, app) if p["status"].get("podIP")}
 
 
 def dnat_targets() -> set[str]:
     """The IPs kube-proxy's NAT rules send Service traffic to, read with iptables-save."""
-    saved = subprocess.run(
-        ["iptables-save", "-t", "nat"], capture_output=True, text=True, check=True
-    ).stdout
-    words = saved.split()
+    words = run(["iptables-save", "-t", "nat"]).split()
     found = (words[i + 1] for i, w in enumerate(words[:-1]) if w == "--to-destination")
     return {target.rsplit(":", 1)[0] for target in found}
 
@@ -264,6 +265,6 @@ def client_log(kubectl: Kubectl, since: str | None = None) -> str:
 
 
 def live_pod(kubectl: Kubectl, app: str) -> JSON | None:
-    pods = kubectl.json("-n", "spiffe-mtls", "get", "pods", "-l", f"app={app}")["items"]
+    pods = app_pods(kubectl, app)
     live = [p for p in pods if not p["metadata"].get("deletionTimestamp") and ready(p)]
     return live[0] if len(live) == 1 and len(pods) == 1 else None
