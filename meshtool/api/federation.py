@@ -15,10 +15,14 @@ domain is named `federated-sha256.<first 40 hex digits of its SHA-256>` instead.
 cannot collide (`.` versus `-` after `federated`), and the label
 `spiffe.<domain>/trust-domain` always carries the trust domain itself. The bundle's sequence and
 refresh hint ride along as annotations, so the last good bundle survives a restart in the CTB.
+
+`status_body` is the object's whole status after an attempt: what it had, updated, with one
+Ready condition whose `lastTransitionTime` moves only when its status flips.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import re
 from collections.abc import Mapping
@@ -26,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from meshtool.api import trustbundle
+from meshtool.api import trustbundle, wire
 
 GROUP = "meshtool.row-major.net"
 VERSION = "v1alpha1"
@@ -173,3 +177,51 @@ def refresh_hint_annotation(domain: str) -> str:
     """Beside `signers.names.SignerNames.spiffe_bundle_sequence_annotation` on a federated CTB:
     the peer bundle's `spiffe_refresh_hint`."""
     return f"spiffe.{domain}/refresh-hint"
+
+
+@dataclass(frozen=True, slots=True)
+class Ready:
+    """The Ready condition to report: whether the peer's bundle is current, why, and a sentence."""
+
+    ok: bool
+    reason: str
+    message: str
+
+
+def status_body(
+    fed: Federation,
+    ready: Ready,
+    *,
+    now: dt.datetime,
+    schedule: tuple[dt.datetime, int] | None = None,
+    fetched: tuple[dt.datetime, int | None, int | None] | None = None,
+) -> dict[str, Any]:
+    """`fed`'s whole status, updated: `schedule` is (next fetch, failures in a row), `fetched`
+    (when, sequence, refresh hint) of a success. None values are for the merge patch to remove."""
+    status: dict[str, Any] = dict(fed.status) | {"observedGeneration": fed.generation}
+    if fetched is not None:
+        at, sequence, hint = fetched
+        status |= {"lastSuccessfulFetchTime": wire.format_time(at)}
+        status |= {"sequence": sequence, "refreshHint": hint}
+        status |= {"lastError": None, "lastErrorTime": None}
+    if schedule is not None:
+        status |= {"nextFetchTime": wire.format_time(schedule[0])}
+        status |= {"consecutiveFailures": schedule[1]}
+    status["conditions"] = [_ready_condition(fed, ready, now)]
+    return status
+
+
+def _ready_condition(fed: Federation, ready: Ready, now: dt.datetime) -> dict[str, Any]:
+    value = "True" if ready.ok else "False"
+    since = wire.format_time(now)
+    for old in fed.status.get("conditions") or []:
+        if isinstance(old, dict) and old.get("type") == "Ready" and old.get("status") == value:
+            since = str(old.get("lastTransitionTime") or since)
+    return {
+        "type": "Ready",
+        "status": value,
+        "reason": ready.reason,
+        "message": ready.message[: wire.MAX_MESSAGE],
+        "lastTransitionTime": since,
+        "observedGeneration": fed.generation,
+    }

@@ -91,7 +91,8 @@ class FederationReconciler:
         problem = fed.problem or self._conflict(fed)
         if problem:
             reason = "InvalidSpec" if fed.problem else "Conflict"
-            await self._write_status(fed, self._status(fed, ready=(False, reason, problem)))
+            ready = federation.Ready(False, reason, problem)
+            await self._write_status(fed, self._status(fed, ready))
             return None
         now = self._clock.now()
         peer = self._peer(fed, now)
@@ -145,7 +146,8 @@ class FederationReconciler:
         self._metrics.federation_sequence.labels(trust_domain=td).set(bundle.sequence or 0)
         log.info("%s: fetched %s (sequence %s)", fed.name, fed.url, bundle.sequence)
         ok = f"bundle of {td} fetched from {fed.url} (sequence {bundle.sequence})"
-        status = self._status(fed, ready=(True, "Fetched", ok), peer=peer, bundle=bundle, now=now)
+        fetched = (now, bundle.sequence, bundle.refresh_hint)
+        status = self._status(fed, federation.Ready(True, "Fetched", ok), peer, fetched)
         await self._write_status(fed, status)
 
     async def _fetch(
@@ -174,7 +176,7 @@ class FederationReconciler:
         self._metrics.count_fetch(fed.trust_domain, reason)
         log.warning("%s: %s (%s, failure %d in a row)", fed.name, msg, reason, peer.failures)
         kept = "; the published bundle is kept" if self._published(fed) else ""
-        status = self._status(fed, ready=(False, "FetchFailed", msg + kept), peer=peer, now=now)
+        status = self._status(fed, federation.Ready(False, "FetchFailed", msg + kept), peer)
         status |= {"lastError": msg, "lastErrorTime": wire.format_time(now)}
         await self._write_status(fed, status)
         regarding = {"apiVersion": f"{federation.GROUP}/{federation.VERSION}"}
@@ -224,38 +226,14 @@ class FederationReconciler:
     def _status(
         self,
         fed: Federation,
-        *,
-        ready: tuple[bool, str, str],
+        ready: federation.Ready,
         peer: peerschedule.Peer | None = None,
-        bundle: spiffebundle.SpiffeBundle | None = None,
-        now: dt.datetime | None = None,
+        fetched: tuple[dt.datetime, int | None, int | None] | None = None,
     ) -> dict[str, Any]:
-        """The whole status: what `fed` had, updated; None values are removed by the patch."""
-        status: dict[str, Any] = dict(fed.status) | {"observedGeneration": fed.generation}
-        if bundle is not None and now is not None:
-            status |= {"lastSuccessfulFetchTime": wire.format_time(now)}
-            status |= {"sequence": bundle.sequence, "refreshHint": bundle.refresh_hint}
-            status |= {"lastError": None, "lastErrorTime": None}
-        if peer is not None:
-            status |= {"nextFetchTime": wire.format_time(peer.next_at)}
-            status |= {"consecutiveFailures": peer.failures}
-        status["conditions"] = [self._condition(fed, *ready)]
-        return status
-
-    def _condition(self, fed: Federation, ok: bool, reason: str, message: str) -> dict[str, Any]:
-        value = "True" if ok else "False"
-        since = wire.format_time(self._clock.now())
-        for old in fed.status.get("conditions") or []:
-            if isinstance(old, dict) and old.get("type") == "Ready" and old.get("status") == value:
-                since = str(old.get("lastTransitionTime") or since)
-        return {
-            "type": "Ready",
-            "status": value,
-            "reason": reason,
-            "message": message[: wire.MAX_MESSAGE],
-            "lastTransitionTime": since,
-            "observedGeneration": fed.generation,
-        }
+        schedule = (peer.next_at, peer.failures) if peer is not None else None
+        return federation.status_body(
+            fed, ready, now=self._clock.now(), schedule=schedule, fetched=fetched
+        )
 
     async def _write_status(self, fed: Federation, status: dict[str, Any]) -> None:
         if {k: v for k, v in status.items() if v is not None} == dict(fed.status):

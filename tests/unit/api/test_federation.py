@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
@@ -112,3 +113,45 @@ def test_labels_name_both_trust_domains() -> None:
         "k8s.spiffe.io/workload-trust-domain": "a.td",
         "k8s.spiffe.io/peer-trust-domain": "b_td",
     }
+
+
+T0 = dt.datetime(2026, 12, 3, 17, 0, tzinfo=dt.UTC)
+T1 = T0 + dt.timedelta(minutes=5)
+
+
+def test_status_body_records_a_success_and_clears_the_last_error() -> None:
+    fed = federation.read(obj() | {"status": {"lastError": "x", "lastErrorTime": "then"}})
+    body = federation.status_body(
+        fed,
+        federation.Ready(True, "Fetched", "ok"),
+        now=T1,
+        schedule=(T1 + dt.timedelta(hours=1), 0),
+        fetched=(T0, 7, 300),
+    )
+    assert body["lastSuccessfulFetchTime"] == "2026-12-03T17:00:00Z"
+    assert (body["sequence"], body["refreshHint"]) == (7, 300)
+    assert (body["lastError"], body["lastErrorTime"]) == (None, None)  # the patch removes them
+    assert (body["nextFetchTime"], body["consecutiveFailures"]) == ("2026-12-03T18:05:00Z", 0)
+    assert body["observedGeneration"] == 2
+    [ready] = body["conditions"]
+    assert (ready["status"], ready["reason"], ready["lastTransitionTime"]) == (
+        "True",
+        "Fetched",
+        "2026-12-03T17:05:00Z",
+    )
+
+
+def test_the_ready_condition_keeps_its_transition_time_until_it_flips() -> None:
+    before = {"type": "Ready", "status": "False", "lastTransitionTime": "2026-12-01T00:00:00Z"}
+    fed = federation.read(obj() | {"status": {"conditions": [before]}})
+    still = federation.status_body(fed, federation.Ready(False, "FetchFailed", "e"), now=T1)
+    flipped = federation.status_body(fed, federation.Ready(True, "Fetched", "ok"), now=T1)
+    assert still["conditions"][0]["lastTransitionTime"] == "2026-12-01T00:00:00Z"
+    assert flipped["conditions"][0]["lastTransitionTime"] == "2026-12-03T17:05:00Z"
+    assert "nextFetchTime" not in still and "lastSuccessfulFetchTime" not in still
+
+
+def test_a_long_message_is_cut_to_the_apiserver_limit() -> None:
+    fed = federation.read(obj())
+    body = federation.status_body(fed, federation.Ready(False, "X", "m" * 40_000), now=T0)
+    assert len(body["conditions"][0]["message"]) == 32 * 1024
