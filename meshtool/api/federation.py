@@ -195,15 +195,19 @@ def status_body(
     now: dt.datetime,
     schedule: tuple[dt.datetime, int] | None = None,
     fetched: tuple[dt.datetime, int | None, int | None] | None = None,
+    error: tuple[str, dt.datetime] | None = None,
 ) -> dict[str, Any]:
     """`fed`'s whole status, updated: `schedule` is (next fetch, failures in a row), `fetched`
-    (when, sequence, refresh hint) of a success. None values are for the merge patch to remove."""
+    (when, sequence, refresh hint) of a success, `error` (message, when) of a failure. None
+    values are for the merge patch to remove."""
     status: dict[str, Any] = dict(fed.status) | {"observedGeneration": fed.generation}
     if fetched is not None:
         at, sequence, hint = fetched
         status |= {"lastSuccessfulFetchTime": wire.format_time(at)}
         status |= {"sequence": sequence, "refreshHint": hint}
         status |= {"lastError": None, "lastErrorTime": None}
+    if error is not None:
+        status |= {"lastError": error[0], "lastErrorTime": wire.format_time(error[1])}
     if schedule is not None:
         status |= {"nextFetchTime": wire.format_time(schedule[0])}
         status |= {"consecutiveFailures": schedule[1]}

@@ -30,7 +30,7 @@ from typing import Any
 
 from cryptography import x509
 
-from meshtool.api import federation, spiffebundle, trustbundle, wire
+from meshtool.api import federation, spiffebundle, trustbundle
 from meshtool.api.federation import Federation
 from meshtool.clock import Clock
 from meshtool.controllers import bundlefetch, events, peerschedule
@@ -176,9 +176,8 @@ class FederationReconciler:
         self._metrics.count_fetch(fed.trust_domain, reason)
         log.warning("%s: %s (%s, failure %d in a row)", fed.name, msg, reason, peer.failures)
         kept = "; the published bundle is kept" if self._published(fed) else ""
-        status = self._status(fed, federation.Ready(False, "FetchFailed", msg + kept), peer)
-        status |= {"lastError": msg, "lastErrorTime": wire.format_time(now)}
-        await self._write_status(fed, status)
+        ready = federation.Ready(False, "FetchFailed", msg + kept)
+        await self._write_status(fed, self._status(fed, ready, peer, error=(msg, now)))
         regarding = {"apiVersion": f"{federation.GROUP}/{federation.VERSION}"}
         regarding |= {"kind": federation.KIND, "name": fed.name, "uid": fed.uid}
         await self._recorder.post(
@@ -229,10 +228,11 @@ class FederationReconciler:
         ready: federation.Ready,
         peer: peerschedule.Peer | None = None,
         fetched: tuple[dt.datetime, int | None, int | None] | None = None,
+        error: tuple[str, dt.datetime] | None = None,
     ) -> dict[str, Any]:
         schedule = (peer.next_at, peer.failures) if peer is not None else None
         return federation.status_body(
-            fed, ready, now=self._clock.now(), schedule=schedule, fetched=fetched
+            fed, ready, now=self._clock.now(), schedule=schedule, fetched=fetched, error=error
         )
 
     async def _write_status(self, fed: Federation, status: dict[str, Any]) -> None:

@@ -144,11 +144,13 @@ def test_status_body_records_a_success_and_clears_the_last_error() -> None:
 def test_the_ready_condition_keeps_its_transition_time_until_it_flips() -> None:
     before = {"type": "Ready", "status": "False", "lastTransitionTime": "2026-12-01T00:00:00Z"}
     fed = federation.read(obj() | {"status": {"conditions": [before]}})
-    still = federation.status_body(fed, federation.Ready(False, "FetchFailed", "e"), now=T1)
+    failed = federation.Ready(False, "FetchFailed", "e")
+    still = federation.status_body(fed, failed, now=T1, error=("fetch failed", T0))
     flipped = federation.status_body(fed, federation.Ready(True, "Fetched", "ok"), now=T1)
     assert still["conditions"][0]["lastTransitionTime"] == "2026-12-01T00:00:00Z"
     assert flipped["conditions"][0]["lastTransitionTime"] == "2026-12-03T17:05:00Z"
     assert "nextFetchTime" not in still and "lastSuccessfulFetchTime" not in still
+    assert (still["lastError"], still["lastErrorTime"]) == ("fetch failed", "2026-12-03T17:00:00Z")
 
 
 def test_a_long_message_is_cut_to_the_apiserver_limit() -> None:
